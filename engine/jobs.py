@@ -52,7 +52,7 @@ class CancelToken:
             raise Cancelled()
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -198,6 +198,12 @@ class JobRunner:
             job.error = VPError(f"Unexpected error: {exc}", type="internal.error")
             job.message = job.error.message
         else:
+            if job.token.cancelled:
+                # cancelled after its last check: the result is stale, drop it
+                job.state = JobState.CANCELED
+                job.message = "Canceled"
+                self._emit(job)
+                return
             job.result = result
             job.progress = 1.0
             job.state = JobState.SUCCEEDED

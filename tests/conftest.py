@@ -1,0 +1,27 @@
+"""Shared fixtures. Every test gets its own data home: no test touches the real one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Keep torch/onnxruntime from oversubscribing the CI machine's two cores.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def vp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point ``VPSTUDIO_HOME`` at a fresh folder under ``tmp_path``."""
+    home = tmp_path / "vphome"
+    monkeypatch.setenv("VPSTUDIO_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
