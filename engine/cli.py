@@ -1,0 +1,891 @@
+"""``vpstudio``: the Voiceprint Studio command line.
+
+Everything the desktop app does with the voiceprint library, scriptable:
+enroll speakers, list/rename/delete/merge them, export/import the library,
+identify who speaks when in a recording, compare voiceprints.
+
+Exit codes: 0 ok, 1 other error, 2 invalid input or usage, 3 unreadable media
+or no speech, 4 not found or conflict, 130 canceled (Ctrl-C). With ``--json``
+results go to stdout as JSON and an error is printed there as
+``{"error": {"type", "message", ...}}``.
+
+The model modules (torch, onnxruntime) are imported inside the commands that
+need them, so ``vpstudio --help`` and ``vpstudio speakers`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from engine import __version__
+from engine.errors import Cancelled, VPError
+from engine.jobs import CancelToken
+
+if TYPE_CHECKING:
+    from engine.library import Library
+    from engine.voiceprint import Voiceprint
+
+EXIT_OK = 0
+EXIT_OTHER = 1
+EXIT_USAGE = 2
+EXIT_MEDIA = 3
+EXIT_NOT_FOUND = 4
+EXIT_CANCELED = 130
+
+
+class UsageError(VPError):
+    """Bad command line (``request.validation-error``, detail ``cli.usage``)."""
+
+    type = "request.validation-error"
+
+
+def exit_code(error: BaseException) -> int:
+    """The process exit code for an error (see the module docstring)."""
+    if isinstance(error, Cancelled | KeyboardInterrupt):
+        return EXIT_CANCELED
+    if not isinstance(error, VPError):
+        return EXIT_OTHER
+    kind = error.type
+    if kind.startswith("media.") or (error.detail or "").startswith("media."):
+        return EXIT_MEDIA
+    if kind in ("resource.not-found", "resource.conflict"):
+        return EXIT_NOT_FOUND
+    if kind in (
+        "request.validation-error",
+        "request.size-limit-exceeded",
+        "voiceprint.invalid",
+        "voiceprint.model-mismatch",
+    ):
+        return EXIT_USAGE
+    return EXIT_OTHER
+
+
+# -- output ---------------------------------------------------------------------------------
+class Output:
+    """Where a command writes: human text or one JSON document on stdout, notes on stderr."""
+
+    def __init__(self, json_mode: bool, progress: bool | None) -> None:
+        self.json = json_mode
+        self.stdout: IO[str] = sys.stdout
+        self.stderr: IO[str] = sys.stderr
+        self.show_progress = progress if progress else _isatty(self.stderr)
+        self._progress_open = False
+
+    def emit(self, data: Any, text: str | Callable[[], str]) -> None:
+        """Print ``data`` as JSON in ``--json`` mode, else the human ``text``."""
+        self.end_progress()
+        if self.json:
+            self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_jsonable))
+            self.stdout.write("\n")
+        else:
+            body = text() if callable(text) else text
+            if body:
+                self.stdout.write(body.rstrip("\n") + "\n")
+        self.stdout.flush()
+
+    def note(self, message: str) -> None:
+        """A line for a person on stderr (never mixed into JSON on stdout)."""
+        self.end_progress()
+        self.stderr.write(message.rstrip("\n") + "\n")
+        self.stderr.flush()
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """A ``\\r``-updated percentage line on stderr (only on a TTY or with --progress)."""
+        if not self.show_progress:
+            return
+        pct = 100.0 * min(1.0, max(0.0, float(fraction)))
+        self.stderr.write(f"\r{message or 'Working'}: {pct:5.1f}%\x1b[K")
+        self.stderr.flush()
+        self._progress_open = True
+
+    def end_progress(self) -> None:
+        if self._progress_open:
+            self.stderr.write("\n")
+            self.stderr.flush()
+            self._progress_open = False
+
+    def error(self, error: BaseException) -> None:
+        self.end_progress()
+        if isinstance(error, VPError):
+            payload = error.to_dict()
+        elif isinstance(error, Cancelled | KeyboardInterrupt):
+            payload = {"type": "job.canceled", "message": "Canceled."}
+        else:
+            payload = {"type": "internal.error", "message": f"Unexpected error: {error}"}
+        if self.json:
+            self.stdout.write(json.dumps({"error": payload}, ensure_ascii=False, default=_jsonable))
+            self.stdout.write("\n")
+            self.stdout.flush()
+        else:
+            where = f" ({payload['location']})" if payload.get("location") else ""
+            self.stderr.write(f"vpstudio: error: {payload['message']}{where}\n")
+            self.stderr.flush()
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _speaker_dict(info: Any) -> dict[str, Any]:
+    return dataclasses.asdict(info)
+
+
+# -- lazily imported engine pieces -------------------------------------------------------------
+_OPENED: list[Library] = []
+
+
+def _open_library(expected_model_id: str | None = None) -> Library:
+    from engine.library import Library
+
+    library = Library(expected_model_id=expected_model_id)
+    _OPENED.append(library)  # closed when main() returns
+    return library
+
+
+def _current_model_id() -> str | None:
+    """The model id of the default speaker encoder, without loading its weights."""
+    try:
+        from engine import encoder
+    except ImportError:
+        return None
+    model_id = getattr(encoder, "ECAPA_MODEL_ID", None)
+    return model_id if isinstance(model_id, str) else None
+
+
+def _engine_function(name: str) -> Callable[..., Any]:
+    """``engine.enroll.<name>`` (or ``engine.voiceprint.<name>``), imported on first use."""
+    import importlib
+
+    for module in ("engine.enroll", "engine.voiceprint"):
+        try:
+            fn = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if callable(fn):
+            return fn  # type: ignore[no-any-return]
+    from engine.errors import ModelUnavailable
+
+    raise ModelUnavailable(
+        f"Voiceprint extraction ({name}) is not available in this installation.",
+        location="engine.enroll",
+    )
+
+
+def _extract_fn() -> Callable[..., Any]:
+    return _engine_function("extract_voiceprint")
+
+
+def _extract_per_channel_fn() -> Callable[..., Any]:
+    return _engine_function("extract_per_channel")
+
+
+def _load(path: str, *, channel_mode: str = "mix", channels: Sequence[int] | None = None) -> Any:
+    from engine.audio import VOICEPRINT_LIMITS, load_audio
+
+    if not Path(path).is_file():
+        from engine.errors import MediaUnreadable
+
+        raise MediaUnreadable(f"There is no file {path}.", location=path)
+    kwargs: dict[str, Any] = {"limits": VOICEPRINT_LIMITS}
+    if channel_mode != "mix" or channels is not None:
+        kwargs["channel_mode"] = channel_mode
+        kwargs["channels"] = channels
+    return load_audio(path, **kwargs)
+
+
+def _quality_dict(quality: Any) -> dict[str, Any]:
+    if quality is None:
+        return {}
+    if hasattr(quality, "to_dict"):
+        return dict(quality.to_dict())
+    if dataclasses.is_dataclass(quality) and not isinstance(quality, type):
+        return dataclasses.asdict(quality)
+    return {"verdict": str(quality)}
+
+
+def _quality_ok(quality: Any) -> bool:
+    """False when the report says the recording is too short / unusable for enrollment."""
+    if quality is None:
+        return True
+    ok = getattr(quality, "usable", getattr(quality, "ok", None))
+    if isinstance(ok, bool):
+        return ok
+    verdict = str(getattr(quality, "verdict", "")).lower().replace("_", "-")
+    return verdict not in ("too-short", "reject", "rejected", "insufficient", "bad", "unusable")
+
+
+def _quality_line(quality: Any) -> str:
+    q = _quality_dict(quality)
+    parts = []
+    if "net_speech_s" in q:
+        parts.append(f"{float(q['net_speech_s']):.1f} s of speech")
+    for key in ("snr_db", "clipping", "verdict"):
+        if key in q and q[key] is not None:
+            value = q[key]
+            parts.append(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}")
+    for key in ("messages", "warnings", "advice"):
+        if q.get(key):
+            items = q[key] if isinstance(q[key], list | tuple) else [q[key]]
+            parts.append("; ".join(str(m) for m in items))
+    return ", ".join(parts) if parts else "ok"
+
+
+def _net_seconds(result: Any) -> float:
+    quality = getattr(result, "quality", None)
+    for key in ("net_speech_s", "net_speech_seconds", "speech_seconds"):
+        value = getattr(quality, key, None)
+        if isinstance(value, int | float):
+            return float(value)
+    return 0.0
+
+
+# -- commands ---------------------------------------------------------------------------------
+def cmd_enroll(args: argparse.Namespace, out: Output) -> int:
+    from engine.errors import NoSpeech
+
+    for path in args.files:  # before loading any model: a typo fails at once
+        if not Path(path).is_file():
+            from engine.errors import MediaUnreadable
+
+            raise MediaUnreadable(f"There is no file {path}.", location=path)
+    extract = _extract_fn()
+    items: list[tuple[Voiceprint, float, str]] = []
+    reports: list[dict[str, Any]] = []
+    refused: list[str] = []
+    n = len(args.files)
+    for k, path in enumerate(args.files):
+
+        def step(fraction: float, message: str = "", k: int = k, name: str = Path(path).name
+                 ) -> None:
+            out.progress((k + fraction) / n, f"Extracting {name}")
+
+        step(0.0)
+        result = extract(_load(path), progress=step)
+        quality = getattr(result, "quality", None)
+        ok = _quality_ok(quality)
+        reports.append({"file": path, "quality": _quality_dict(quality), "accepted": ok or args.force})
+        if not out.json:
+            flag = "" if ok else ("  [too short: kept, --force]" if args.force else "  [REFUSED]")
+            out.note(f"{Path(path).name}: {_quality_line(quality)}{flag}")
+        if not ok and not args.force:
+            refused.append(path)
+            continue
+        items.append((result.voiceprint, _net_seconds(result), Path(path).name))
+    if refused:
+        raise NoSpeech(
+            f"Not enough clean speech in {', '.join(Path(p).name for p in refused)} to enroll "
+            "reliably: record at least the recommended length, or pass --force to enroll anyway.",
+            location=refused[0],
+            detail="media.too-short",
+            context={"files": refused, "quality": reports},
+        )
+    library = _open_library()
+    info = library.enroll_many(args.name, items)
+    out.emit(
+        {"speaker": _speaker_dict(info), "enrollments": reports},
+        f"Enrolled {len(items)} recording(s) for {info.name!r} (id {info.id}): "
+        f"{info.num_enrollments} enrollment(s), {info.seconds:.1f} s of speech.",
+    )
+    return EXIT_OK
+
+
+def cmd_speakers(args: argparse.Namespace, out: Output) -> int:
+    library = _open_library()
+    speakers = library.search(args.search) if args.search else library.list_speakers()
+
+    def text() -> str:
+        if not speakers:
+            return "No speakers." if args.search else "The library is empty: enroll someone."
+        # the (long) model id only matters when the library mixes models
+        several = len({s.model_id for s in speakers if s.model_id}) > 1
+        headers = ["id", "name", "enrollments", "speech s", "colour"] + (["model"] * several)
+        return _table(
+            headers,
+            [
+                (s.id, s.name, s.num_enrollments, f"{s.seconds:.1f}", s.colour)
+                + ((s.model_id or "-",) if several else ())
+                for s in speakers
+            ],
+        )
+
+    out.emit({"speakers": [_speaker_dict(s) for s in speakers]}, text)
+    return EXIT_OK
+
+
+def cmd_rename(args: argparse.Namespace, out: Output) -> int:
+    library = _open_library()
+    info = library.rename(library.get_by_name(args.old).id, args.new)
+    out.emit({"speaker": _speaker_dict(info)}, f"Renamed {args.old!r} to {info.name!r}.")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace, out: Output) -> int:
+    library = _open_library()
+    info = library.get_by_name(args.name)
+    if not args.yes:
+        if not _isatty(sys.stdin) or out.json:
+            raise UsageError(
+                f"Deleting {info.name!r} removes {info.num_enrollments} enrollment(s) for good: "
+                "pass --yes to confirm.",
+                location="--yes",
+                detail="cli.confirmation-required",
+            )
+        answer = input(f"Delete {info.name!r} and its {info.num_enrollments} enrollment(s)? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            out.note("Nothing deleted.")
+            return EXIT_CANCELED
+    deleted = library.delete_speaker(info.id)
+    out.emit({"deleted": _speaker_dict(deleted)}, f"Deleted {deleted.name!r}.")
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace, out: Output) -> int:
+    library = _open_library()
+    into = library.get_by_name(args.into)
+    src = library.get_by_name(args.source)
+    info = library.merge(into.id, src.id)
+    out.emit(
+        {"speaker": _speaker_dict(info), "merged": _speaker_dict(src)},
+        f"Merged {src.name!r} into {info.name!r}: {info.num_enrollments} enrollment(s).",
+    )
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, out: Output) -> int:
+    library = _open_library()
+    ids = [library.get_by_name(n).id for n in args.names] if args.names else None
+    count = library.export_json(args.file, ids)
+    out.emit(
+        {"file": str(args.file), "speakers": count},
+        f"Exported {count} speaker(s) to {args.file} (biometric data: keep it private).",
+    )
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace, out: Output) -> int:
+    library = _open_library()
+    report = library.import_json(
+        args.file,
+        args.on_conflict,
+        expected_model_id=_current_model_id(),
+        progress=out.progress,
+    )
+
+    def text() -> str:
+        lines = [f"Imported {report.enrollments} enrollment(s)."]
+        if report.added:
+            lines.append(f"Added: {', '.join(report.added)}")
+        if report.merged:
+            lines.append(f"Merged into existing: {', '.join(report.merged)}")
+        if report.renamed:
+            lines.append("Renamed: " + ", ".join(f"{a} -> {b}" for a, b in report.renamed))
+        if report.skipped:
+            lines.append(f"Skipped (already there): {', '.join(report.skipped)}")
+        return "\n".join(lines)
+
+    out.emit(report.to_dict(), text)
+    return EXIT_OK
+
+
+def cmd_identify(args: argparse.Namespace, out: Output) -> int:
+    if not Path(args.file).is_file():  # before loading any model: a typo fails at once
+        from engine.errors import MediaUnreadable
+
+        raise MediaUnreadable(f"There is no file {args.file}.", location=args.file)
+    from engine import formats
+    from engine.identify import identify
+
+    library = _open_library()
+    model_id = _current_model_id()
+    voiceprints = library.voiceprints(model_id)
+    names = library.names(voiceprints)
+    others = sum(n for m, n in library.model_ids().items() if m != model_id)
+    if others:
+        out.note(
+            f"{others} speaker(s) enrolled with another speaker model are left out: "
+            "re-enroll them with this version to identify them."
+        )
+    if not voiceprints:
+        out.note("The library has no enrolled speakers: every speaker will be UNKNOWN.")
+    kwargs: dict[str, Any] = {}
+    for key in ("num_speakers", "min_speakers", "max_speakers", "threshold"):
+        value = getattr(args, key)
+        if value is not None:
+            kwargs[key] = value
+    fmt = args.format
+    if fmt is None:
+        fmt = formats.format_for(args.output) if args.output else "json"
+    cancel = CancelToken()
+    result = identify(
+        args.file, voiceprints, progress=out.progress, cancel=cancel,
+        confidence=(fmt == "json"), **kwargs
+    )
+    out.end_progress()
+    result = _rename_result(result, names)
+    uri = Path(args.file).stem
+    if args.output:
+        written = formats.write(result, args.output, fmt, uri=uri)
+        out.emit(
+            {"output": str(written), "format": fmt, "speakers": list(result.speakers())},
+            f"Wrote {fmt} to {written}; speakers: {', '.join(result.speakers()) or 'none'}.",
+        )
+    elif fmt == "json":
+        out.emit(formats.to_json_dict(result), lambda: formats.to_json(result, indent=1))
+    else:
+        out.emit({"format": fmt, "content": formats.dumps(result, fmt, uri=uri)},
+                 lambda: formats.dumps(result, fmt, uri=uri))
+    return EXIT_OK
+
+
+def _rename_result(result: Any, names: dict[str, str]) -> Any:
+    """Replace speaker ids by names in every labelled field of an identification result."""
+    if not names:
+        return result
+
+    def relabel(value: Any) -> Any:
+        if isinstance(value, str):
+            return names.get(value, value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes = {}
+            for f in dataclasses.fields(value):
+                if not f.init:
+                    continue
+                old = getattr(value, f.name)
+                new = relabel(old)
+                if new is not old:
+                    changes[f.name] = new
+            return dataclasses.replace(value, **changes) if changes else value
+        if isinstance(value, tuple):
+            items = [relabel(v) for v in value]
+            return value if all(a is b for a, b in zip(items, value, strict=True)) else tuple(items)
+        if isinstance(value, list):
+            return [relabel(v) for v in value]
+        if isinstance(value, dict):
+            return {relabel(k) if isinstance(k, str) else k: relabel(v) for k, v in value.items()}
+        return value
+
+    return relabel(result)
+
+
+def _voiceprint_operand(operand: str, library_box: list[Library]) -> list[tuple[str, Voiceprint]]:
+    """A compare operand: comma-separated items, each a .vp file, a library export
+    (.json, all its speakers) or the name of an enrolled speaker."""
+    items = [operand] if Path(operand).is_file() else [p.strip() for p in operand.split(",")]
+    items = [p for p in items if p]
+    if not items:
+        raise UsageError(f"{operand!r} names no voiceprint file or speaker.", location="A/B")
+    out: list[tuple[str, Voiceprint]] = []
+    for item in items:
+        path = Path(item)
+        if path.is_file():
+            if path.suffix.lower() == ".json":
+                from engine.library import read_export
+
+                out += read_export(path)
+                continue
+            from engine.voiceprint import Voiceprint
+
+            try:
+                vp = Voiceprint.from_bytes(path.read_bytes())
+            except VPError as exc:
+                exc.location = str(path)
+                raise
+            out.append((path.stem, vp))
+            continue
+        if path.suffix.lower() in (".vp", ".json") or os.sep in item or "/" in item:
+            from engine.errors import NotFound
+
+            raise NotFound(f"There is no voiceprint file {item}.", location=item)
+        if not library_box:
+            library_box.append(_open_library())
+        library = library_box[0]
+        info = library.get_by_name(item)
+        out.append((info.name, library.voiceprint(info.id)))
+    return out
+
+
+def cmd_compare(args: argparse.Namespace, out: Output) -> int:
+    from engine.compare import compare
+
+    box: list[Library] = []
+    a = _voiceprint_operand(args.a, box)
+    b = _voiceprint_operand(args.b, box)
+    if not a or not b:
+        raise UsageError("Nothing to compare: an operand holds no voiceprints.")
+    result = compare([vp for _, vp in a], [vp for _, vp in b])
+    cos = [[float(x) for x in row] for row in result.cosine]
+    score = [[float(x) for x in row] for row in result.score]
+    data = {
+        "a": [n for n, _ in a],
+        "b": [n for n, _ in b],
+        "model_id": getattr(result, "model_id", a[0][1].model_id),
+        "score": score,
+        "cosine": cos,
+    }
+
+    def text() -> str:
+        rows = [[na] + [f"{score[i][j]:.1f}" for j in range(len(b))] for i, (na, _) in enumerate(a)]
+        return "Scores (0-100, higher = more likely the same speaker):\n" + _table(
+            ["A \\ B"] + [n for n, _ in b], rows
+        )
+
+    out.emit(data, text)
+    return EXIT_OK
+
+
+def cmd_voiceprint(args: argparse.Namespace, out: Output) -> int:
+    channels = _parse_channels(args.channels)
+    audio = _load(args.file, channel_mode=args.channel_mode, channels=channels)
+    outputs: list[dict[str, Any]] = []
+    target = Path(args.output)
+    if args.channel_mode == "split":
+        results = list(_extract_per_channel_fn()(audio, progress=out.progress))
+        picked = channels if channels is not None else list(range(len(results)))
+        for ch, result in zip(picked, results, strict=False):
+            path = target.with_name(f"{target.stem}.ch{ch}{target.suffix or '.vp'}")
+            _write_blob(path, result.voiceprint.to_bytes())
+            outputs.append({"channel": ch, "file": str(path),
+                            "quality": _quality_dict(getattr(result, "quality", None))})
+    else:
+        result = _extract_fn()(audio, progress=out.progress)
+        _write_blob(target, result.voiceprint.to_bytes())
+        outputs.append({"file": str(target),
+                        "quality": _quality_dict(getattr(result, "quality", None))})
+    out.emit(
+        {"outputs": outputs},
+        lambda: "\n".join(
+            f"Wrote {o['file']}"
+            + (f" (channel {o['channel']})" if "channel" in o else "")
+            + f": {_quality_line_from_dict(o['quality'])}"
+            for o in outputs
+        ),
+    )
+    return EXIT_OK
+
+
+def _quality_line_from_dict(q: dict[str, Any]) -> str:
+    if "net_speech_s" in q:
+        return f"{float(q['net_speech_s']):.1f} s of speech, verdict {q.get('verdict', '-')}"
+    return "ok"
+
+
+def _write_blob(path: Path, data: bytes) -> None:
+    from engine.library import write_private_atomic
+
+    write_private_atomic(path, data)
+
+
+def _parse_channels(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        channels = [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise UsageError(
+            "--channels is a comma-separated list of channel numbers, e.g. 0,1.",
+            location="--channels",
+        ) from None
+    if not channels or min(channels) < 0:
+        raise UsageError("--channels needs channel numbers from 0.", location="--channels")
+    return channels
+
+
+# -- parser -------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` instead of exiting, so ``--json`` can report it."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(
+            f"{message} (see: {self.prog} --help)", detail="cli.usage", location=self.prog
+        )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _score(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError("is a score from 0 to 100")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``vpstudio`` argument parser."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog="vpstudio",
+        formatter_class=fmt,
+        description=textwrap.dedent(
+            """\
+            Voiceprint Studio on the command line: enroll speakers from recordings,
+            then find out who speaks when in other recordings. Everything runs on this
+            computer; voiceprints (biometric data) stay in your local library.
+            """
+        ),
+        epilog=textwrap.dedent(
+            """\
+            examples:
+              vpstudio enroll "Ada Lovelace" ada1.wav ada2.wav
+              vpstudio speakers
+              vpstudio identify meeting.wav --format rttm -o meeting.rttm
+              vpstudio compare ada.vp "Ada Lovelace,Charles Babbage"
+              vpstudio --json speakers
+
+            exit codes: 0 ok, 1 other error, 2 invalid input, 3 unreadable audio or no
+            speech, 4 speaker not found or name conflict, 130 canceled.
+            Run "vpstudio COMMAND --help" for each command's options.
+            """
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+    # The global options are accepted before and after the command name.
+    common = _Parser(add_help=False)
+    for target, default in ((parser, True), (common, False)):
+        kw: dict[str, Any] = {} if default else {"default": argparse.SUPPRESS}
+        target.add_argument(
+            "--home", metavar="DIR", help="data folder holding the library (default: the "
+            "user data folder, or $VPSTUDIO_HOME)", **({"default": None} if default else kw)
+        )
+        target.add_argument(
+            "--json", action="store_true",
+            help="machine-readable JSON on stdout, errors included", **kw
+        )
+        target.add_argument(
+            "--progress", action="store_true",
+            help="show progress on stderr even when it is not a terminal", **kw
+        )
+        target.add_argument(
+            "--debug", action="store_true", help="print tracebacks of unexpected errors", **kw
+        )
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, help_: str, description: str, example: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            parents=[common],
+            help=help_,
+            description=textwrap.fill(" ".join(description.split()), 79),
+            epilog="example:\n  " + "\n  ".join(textwrap.dedent(example).strip().splitlines()),
+            formatter_class=fmt,
+        )
+        return p
+
+    p = command(
+        "enroll", "enroll a speaker from one or more recordings",
+        """
+        Extract a voiceprint from each FILE and add it to speaker NAME (created if new).
+        A quality report is printed per file. Recordings with too little clean speech
+        are refused (nothing is written) unless --force is given; 20-60 s of speech
+        from a quiet room gives the best voiceprint.
+        """,
+        'vpstudio enroll "Ada Lovelace" ada_interview.wav ada_phone.mp3',
+    )
+    p.add_argument("name", metavar="NAME", help="speaker name (new or existing)")
+    p.add_argument("files", metavar="FILE", nargs="+", help="audio or video files")
+    p.add_argument("--force", action="store_true", help="enroll even too-short recordings")
+    p.set_defaults(func=cmd_enroll)
+
+    p = command(
+        "speakers", "list the enrolled speakers",
+        "List the library's speakers with their number of enrollments and seconds of speech.",
+        "vpstudio speakers --search ada",
+    )
+    p.add_argument("--search", metavar="TEXT", help="only speakers whose name or notes hold TEXT")
+    p.set_defaults(func=cmd_speakers)
+
+    p = command(
+        "rename", "rename a speaker",
+        "Rename speaker OLD to NEW (names are unique, ignoring case).",
+        'vpstudio rename "Ada" "Ada Lovelace"',
+    )
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    p.set_defaults(func=cmd_rename)
+
+    p = command(
+        "delete", "delete a speaker and its voiceprints",
+        "Delete speaker NAME with all its enrollments. Asks first unless --yes is given "
+        "(required when not run from a terminal).",
+        'vpstudio delete "Ada Lovelace" --yes',
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_delete)
+
+    p = command(
+        "merge", "merge two speakers into one",
+        "Move every enrollment of speaker FROM to speaker INTO, then delete FROM. Use it "
+        "when one person was enrolled twice under different names.",
+        'vpstudio merge "Ada Lovelace" "A. Lovelace"',
+    )
+    p.add_argument("into", metavar="INTO")
+    p.add_argument("source", metavar="FROM")
+    p.set_defaults(func=cmd_merge)
+
+    p = command(
+        "export", "export speakers to a JSON file",
+        "Write speakers (all, or the NAMES given) with their voiceprints to one JSON file, "
+        "to back up the library or move it to another computer. The file holds biometric "
+        "data: it is created readable by you only.",
+        "vpstudio export backup.json\nvpstudio export two.json \"Ada Lovelace\" \"Alan Turing\"",
+    )
+    p.add_argument("file", metavar="FILE", type=Path)
+    p.add_argument("names", metavar="NAMES", nargs="*", help="speakers to export (default: all)")
+    p.set_defaults(func=cmd_export)
+
+    p = command(
+        "import", "import speakers from an export file",
+        "Add the speakers of an export FILE to the library. The whole file is checked first "
+        "(format, speaker model, voiceprints); then it is imported in one step: all or nothing. "
+        "Voiceprints from another speaker model are refused: re-enroll those speakers.",
+        "vpstudio import backup.json --on-conflict merge",
+    )
+    p.add_argument("file", metavar="FILE", type=Path)
+    p.add_argument(
+        "--on-conflict", choices=("skip", "rename", "merge"), default="skip",
+        help="a name already in the library: skip the imported speaker (default), rename it "
+        "(\"Name (2)\"), or merge its voiceprints into the existing speaker",
+    )
+    p.set_defaults(func=cmd_import)
+
+    p = command(
+        "identify", "find who speaks when in a recording",
+        "Diarize FILE and label each speaker with the best-matching enrolled speaker, or "
+        "UNKNOWN_nn when none scores at least the threshold. Speakers are written by name.",
+        "vpstudio identify meeting.wav\nvpstudio identify call.mp3 --speakers 2 --format csv "
+        "-o call.csv",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--speakers", dest="num_speakers", type=_positive_int, metavar="N",
+                   help="exact number of speakers, when known")
+    p.add_argument("--min-speakers", type=_positive_int, metavar="N")
+    p.add_argument("--max-speakers", type=_positive_int, metavar="N")
+    p.add_argument("--threshold", type=_score, metavar="T",
+                   help="minimum 0-100 score to name a speaker (default: calibrated)")
+    p.add_argument("--format", choices=("json", "rttm", "csv", "audacity"), default=None,
+                   help="output format (default: from OUT's suffix .json/.rttm/.csv/.txt, "
+                   "else json)")
+    p.add_argument("-o", "--output", metavar="OUT", type=Path,
+                   help="write to OUT instead of stdout")
+    p.set_defaults(func=cmd_identify)
+
+    p = command(
+        "compare", "score voiceprints against each other",
+        "Print the 0-100 score matrix between A and B. Each of A and B is a voiceprint file "
+        "(.vp from \"vpstudio voiceprint\"), a library export (.json), or comma-separated "
+        "names of enrolled speakers.",
+        'vpstudio compare unknown.vp "Ada Lovelace,Alan Turing"\nvpstudio --json compare a.vp b.vp',
+    )
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.set_defaults(func=cmd_compare)
+
+    p = command(
+        "voiceprint", "extract a voiceprint file from a recording",
+        "Extract the voiceprint of the (single) speaker in FILE and save it as a binary .vp "
+        "file, for \"vpstudio compare\" or other tools. With --channel-mode split, one file "
+        "per channel is written (OUT.ch0.vp, OUT.ch1.vp ...), e.g. for call recordings with "
+        "one party per channel.",
+        "vpstudio voiceprint ada.wav -o ada.vp\nvpstudio voiceprint call.wav -o call.vp "
+        "--channel-mode split --channels 0,1",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="output .vp file")
+    p.add_argument("--channel-mode", choices=("mix", "split"), default="mix",
+                   help="mix channels to mono (default) or one voiceprint per channel")
+    p.add_argument("--channels", metavar="LIST", help="channels to use, e.g. 0,1 (from 0)")
+    p.set_defaults(func=cmd_voiceprint)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``vpstudio`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = Output(json_mode="--json" in argv, progress="--progress" in argv)
+    debug = "--debug" in argv
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help / --version
+            return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
+        out.json = bool(args.json)
+        debug = bool(args.debug)
+        if args.command is None:
+            parser.print_help(out.stdout)
+            return EXIT_USAGE
+        if args.home:
+            from engine.paths import set_data_home
+
+            set_data_home(args.home)
+        return int(args.func(args, out))
+    except BrokenPipeError:  # e.g. "vpstudio speakers | head": the reader left, stay quiet
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OTHER
+    except (KeyboardInterrupt, Cancelled) as exc:
+        out.error(exc)
+        return EXIT_CANCELED
+    except VPError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc(file=out.stderr)
+        out.error(exc)
+        return exit_code(exc)
+    except Exception as exc:  # the last line of defence: typed JSON, never a bare traceback
+        import traceback
+
+        if debug:
+            traceback.print_exc(file=out.stderr)
+        out.error(exc)
+        return EXIT_OTHER
+    finally:
+        out.end_progress()
+        while _OPENED:
+            _OPENED.pop().close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("OMP_NUM_THREADS", str(min(4, os.cpu_count() or 1)))
+    sys.exit(main())

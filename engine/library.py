@@ -1,0 +1,1448 @@
+"""The voiceprint library: a local SQLite database of enrolled speakers.
+
+One file (``engine.paths.library_path()``), created with mode 0600 because it
+holds biometric data; WAL journal so a reader (the GUI) never blocks on a writer
+(a job) and a crash mid-write leaves the previous state intact. Every public
+write is ONE transaction: nothing partial is ever committed.
+
+Tables (schema version in ``PRAGMA user_version``, upgraded by :data:`MIGRATIONS`):
+
+* ``speakers(id, name UNIQUE NOCASE, notes, colour, created, updated,
+  model_id, num_enrollments, seconds)``: the last three summarise the speaker's
+  enrollments.
+* ``centroids(speaker -> speakers, model_id, dim, vector)``: the speaker's
+  voiceprint, the normalised mean of its enrollment vectors (little-endian
+  float32), one row per speaker with enrollments. A table of its own keeps the
+  speaker rows small (fast listing) and the vectors contiguous (fast matrix load).
+  Both are caches, rewritten in the same transaction as any enrollment change.
+* ``enrollments(id, speaker -> speakers ON DELETE CASCADE, voiceprint, model_id,
+  seconds, source, created)``: ``voiceprint`` is the raw little-endian float32
+  vector, ``seconds`` the net speech it was extracted from.
+
+Speakers are referred to by integer id (``str(id)`` in
+:meth:`Library.voiceprints`), since names may change. A speaker's enrollments all
+come from one speaker model; vectors of another model are refused with
+:class:`~engine.errors.ModelMismatch` (re-enroll with the current model).
+"""
+
+from __future__ import annotations
+
+import binascii
+import contextlib
+import datetime as _dt
+import json
+import math
+import os
+import re
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from engine import paths
+from engine.errors import (
+    Conflict,
+    InvalidVoiceprint,
+    ModelMismatch,
+    NotFound,
+    SizeLimitExceeded,
+    ValidationError,
+    VPError,
+)
+from engine.jobs import CancelToken, ProgressFn, no_progress
+
+if TYPE_CHECKING:
+    from engine.voiceprint import Voiceprint
+
+EXPORT_FORMAT = "voiceprint-studio.library"
+EXPORT_VERSION = 1
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
+MAX_NAME_CHARS = 200
+MAX_NOTES_CHARS = 10_000
+MAX_SOURCE_CHARS = 1_000
+MAX_DIM = 8_192
+MAX_ENROLLMENTS_PER_SPEAKER = 10_000
+# Unit vectors whose norm drifted further than this are rejected, not renormalised:
+# such a vector was not produced by a speaker encoder.
+_NORM_TOLERANCE = 1e-2
+# Up to this many speakers changed by this process, the cached speaker matrix is
+# patched instead of reloaded (a reload of 100k rows takes about a second).
+_PATCH_LIMIT = 10_000
+
+OnConflict = Literal["skip", "rename", "merge"]
+
+#: Okabe-Ito / Tableau-like colours that stay distinct on light and dark themes.
+PALETTE: tuple[str, ...] = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#56b4e9",
+    "#009e73",
+    "#cc79a7",
+)
+_COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+# -- records ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SpeakerInfo:
+    """One enrolled speaker.
+
+    Attributes:
+        id: stable integer id (names may change).
+        name: display name, unique ignoring ASCII case.
+        notes: free text.
+        colour: ``#rrggbb``.
+        created, updated: ISO 8601 UTC timestamps.
+        num_enrollments: number of enrollments.
+        seconds: total net speech of the enrollments, seconds.
+        model_id: speaker model of the enrollments, None when there are none.
+    """
+
+    id: int
+    name: str
+    notes: str
+    colour: str
+    created: str
+    updated: str
+    num_enrollments: int
+    seconds: float
+    model_id: str | None
+
+
+@dataclass(frozen=True)
+class EnrollmentInfo:
+    """One enrollment: a voiceprint extracted from one recording.
+
+    Attributes:
+        id: enrollment id.
+        speaker_id: owning speaker's id.
+        model_id: speaker model that produced the voiceprint.
+        dim: voiceprint dimension.
+        seconds: net speech the voiceprint was extracted from, seconds.
+        source: recording file name (no directories).
+        created: ISO 8601 UTC timestamp.
+    """
+
+    id: int
+    speaker_id: int
+    model_id: str
+    dim: int
+    seconds: float
+    source: str
+    created: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What :meth:`Library.import_json` did.
+
+    Attributes:
+        added: names of new speakers.
+        skipped: names left alone because they already existed (``on_conflict="skip"``).
+        renamed: ``(name in the file, name given)`` pairs (``on_conflict="rename"``).
+        merged: names whose enrollments were added to an existing speaker.
+        enrollments: number of enrollments written.
+    """
+
+    added: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    renamed: tuple[tuple[str, str], ...] = ()
+    merged: tuple[str, ...] = ()
+    enrollments: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": list(self.added),
+            "skipped": list(self.skipped),
+            "renamed": [list(p) for p in self.renamed],
+            "merged": list(self.merged),
+            "enrollments": self.enrollments,
+        }
+
+
+@dataclass
+class _ImportSpeaker:
+    """A validated speaker from an export file (internal)."""
+
+    name: str
+    notes: str
+    colour: str | None
+    vectors: list[np.ndarray] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _clean_name(name: object, location: str = "name") -> str:
+    if not isinstance(name, str):
+        raise ValidationError("A speaker name must be text.", location=location)
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise ValidationError("A speaker name cannot be empty.", location=location)
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise ValidationError(
+            f"A speaker name is at most {MAX_NAME_CHARS} characters.",
+            location=location,
+            context={"length": len(cleaned), "max_length": MAX_NAME_CHARS},
+        )
+    if _CONTROL_RE.search(cleaned):
+        raise ValidationError("A speaker name cannot hold control characters.", location=location)
+    return cleaned
+
+
+def _clean_notes(notes: object, location: str = "notes") -> str:
+    if notes is None:
+        return ""
+    if not isinstance(notes, str):
+        raise ValidationError("Notes must be text.", location=location)
+    if len(notes) > MAX_NOTES_CHARS:
+        raise ValidationError(
+            f"Notes are at most {MAX_NOTES_CHARS} characters.",
+            location=location,
+            context={"length": len(notes), "max_length": MAX_NOTES_CHARS},
+        )
+    return notes
+
+
+def _clean_colour(colour: object, location: str = "colour") -> str:
+    if not isinstance(colour, str) or not _COLOUR_RE.match(colour):
+        raise ValidationError("A colour is written #rrggbb, e.g. #4e79a7.", location=location)
+    return colour.lower()
+
+
+def _clean_source(source: object, location: str = "source") -> str:
+    if source is None:
+        return ""
+    if not isinstance(source, str):
+        raise ValidationError("An enrollment source must be a file name.", location=location)
+    source = os.path.basename(source.replace("\\", "/"))
+    return source[:MAX_SOURCE_CHARS]
+
+
+def _clean_seconds(seconds: object, location: str = "seconds") -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValidationError("Seconds of speech must be a number.", location=location)
+    value = float(seconds)
+    if not math.isfinite(value) or value < 0 or value > 1e7:
+        raise ValidationError(
+            "Seconds of speech must be a finite number between 0 and 10,000,000.",
+            location=location,
+        )
+    return value
+
+
+def _check_vector(vector: np.ndarray, location: str) -> np.ndarray:
+    """Validate one voiceprint vector; returns a C-contiguous float32 ``(dim,)`` copy."""
+    v = np.asarray(vector)
+    if v.ndim != 1 or not (1 <= v.shape[0] <= MAX_DIM):
+        raise InvalidVoiceprint(
+            f"A voiceprint is a vector of 1 to {MAX_DIM} numbers.",
+            location=location,
+            context={"shape": list(v.shape)},
+        )
+    v = np.ascontiguousarray(v, dtype=np.float32)
+    if not np.all(np.isfinite(v)):
+        raise InvalidVoiceprint("A voiceprint holds non-finite values.", location=location)
+    norm = float(np.linalg.norm(v.astype(np.float64)))
+    if abs(norm - 1.0) > _NORM_TOLERANCE:
+        raise InvalidVoiceprint(
+            "A voiceprint must be a unit-length vector.",
+            location=location,
+            context={"norm": norm},
+        )
+    return v
+
+
+def _to_blob(v: np.ndarray) -> bytes:
+    return np.ascontiguousarray(v, dtype="<f4").tobytes()
+
+
+def _from_blob(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+def _mean_unit(vectors: np.ndarray) -> np.ndarray:
+    """Normalised mean of ``(n, dim)`` unit vectors -> ``(dim,)`` float32 unit vector.
+
+    Opposite vectors can cancel exactly; the first vector is then the best we have.
+    """
+    mean = vectors.astype(np.float64).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if norm < 1e-8:
+        mean, norm = vectors[0].astype(np.float64), 1.0
+    return (mean / norm).astype(np.float32)
+
+
+def _make_voiceprint(vector: np.ndarray, model_id: str) -> Voiceprint:
+    from engine.voiceprint import Voiceprint
+
+    return Voiceprint(vector=vector, model_id=model_id)
+
+
+def _trusted_voiceprint(row: np.ndarray, model_id: str) -> Voiceprint:
+    """A Voiceprint over a read-only row of the cached matrix, skipping re-validation.
+
+    Every row was validated (finite, unit norm, float32) when it was written; building
+    100k voiceprints through the validating constructor takes seconds, this takes
+    milliseconds. ``row`` must be a read-only float32 ``(dim,)`` unit vector.
+    """
+    from engine.voiceprint import Voiceprint
+
+    vp = object.__new__(Voiceprint)
+    object.__setattr__(vp, "vector", row)
+    object.__setattr__(vp, "model_id", model_id)
+    return vp
+
+
+def _voiceprint_parts(voiceprint: Voiceprint, location: str) -> tuple[np.ndarray, str]:
+    vector = getattr(voiceprint, "vector", None)
+    model_id = getattr(voiceprint, "model_id", None)
+    if vector is None or not isinstance(model_id, str) or not model_id:
+        raise InvalidVoiceprint("Expected a Voiceprint (vector and model id).", location=location)
+    return _check_vector(vector, location), model_id
+
+
+def _mismatch(model_id: str, expected: str, location: str | None = None) -> ModelMismatch:
+    return ModelMismatch(
+        f"This voiceprint comes from speaker model {model_id!r}, but {expected!r} is "
+        "expected. Voiceprints of different models cannot be compared: re-enroll the "
+        "speaker from its recordings with the current model.",
+        location=location,
+        context={"model_id": model_id, "expected_model_id": expected},
+    )
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not supported on every platform / filesystem
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# -- migrations ---------------------------------------------------------------------------
+def _migrate_1(conn: sqlite3.Connection) -> None:
+    """The first schema: speakers and their enrollments."""
+    conn.execute(
+        """CREATE TABLE speakers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            notes TEXT NOT NULL DEFAULT '',
+            colour TEXT NOT NULL,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE enrollments (
+            id INTEGER PRIMARY KEY,
+            speaker INTEGER NOT NULL REFERENCES speakers(id) ON DELETE CASCADE,
+            voiceprint BLOB NOT NULL,
+            model_id TEXT NOT NULL,
+            seconds REAL NOT NULL DEFAULT 0,
+            source TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX enrollments_speaker ON enrollments(speaker)")
+
+
+def _migrate_2(conn: sqlite3.Connection) -> None:
+    """Cache each speaker's voiceprint and totals, so 100k speakers list and score fast."""
+    for ddl in (
+        "ALTER TABLE speakers ADD COLUMN model_id TEXT",
+        "ALTER TABLE speakers ADD COLUMN num_enrollments INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE speakers ADD COLUMN seconds REAL NOT NULL DEFAULT 0",
+        """CREATE TABLE centroids (
+            speaker INTEGER PRIMARY KEY REFERENCES speakers(id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL
+        )""",
+    ):
+        conn.execute(ddl)
+    ids = [row[0] for row in conn.execute("SELECT id FROM speakers")]
+    for speaker_id in ids:
+        _refresh_speaker(conn, speaker_id, touch=False)
+
+
+#: Ordered schema migrations: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1, _migrate_2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _refresh_speaker(conn: sqlite3.Connection, speaker_id: int, *, touch: bool = True) -> None:
+    """Recompute a speaker's cached voiceprint and totals from its enrollments."""
+    rows = conn.execute(
+        "SELECT voiceprint, model_id, seconds FROM enrollments WHERE speaker = ? ORDER BY id",
+        (speaker_id,),
+    ).fetchall()
+    if rows:
+        models = {r[1] for r in rows}
+        if len(models) > 1:  # guarded on write; a hand-edited database lands here
+            raise ModelMismatch(
+                "A speaker's enrollments come from different speaker models; re-enroll it.",
+                location=f"speakers[{speaker_id}]",
+                context={"model_ids": sorted(models)},
+            )
+        vectors = np.stack([_from_blob(r[0]) for r in rows])
+        model_id: str | None = rows[0][1]
+        seconds = float(sum(r[2] for r in rows))
+        conn.execute(
+            "INSERT OR REPLACE INTO centroids (speaker, model_id, dim, vector) VALUES (?, ?, ?, ?)",
+            (speaker_id, model_id, int(vectors.shape[1]), _to_blob(_mean_unit(vectors))),
+        )
+    else:
+        model_id, seconds = None, 0.0
+        conn.execute("DELETE FROM centroids WHERE speaker = ?", (speaker_id,))
+    conn.execute(
+        "UPDATE speakers SET model_id = ?, num_enrollments = ?, seconds = ? WHERE id = ?",
+        (model_id, len(rows), seconds, speaker_id),
+    )
+    if touch:
+        conn.execute("UPDATE speakers SET updated = ? WHERE id = ?", (_now(), speaker_id))
+
+
+_SPEAKER_COLUMNS = (
+    "id, name, notes, colour, created, updated, num_enrollments, seconds, model_id"
+)
+
+
+def _speaker_from_row(row: Sequence[Any]) -> SpeakerInfo:
+    return SpeakerInfo(
+        id=int(row[0]),
+        name=row[1],
+        notes=row[2],
+        colour=row[3],
+        created=row[4],
+        updated=row[5],
+        num_enrollments=int(row[6]),
+        seconds=float(row[7]),
+        model_id=row[8],
+    )
+
+
+# -- the library ----------------------------------------------------------------------------
+class Library:
+    """The local voiceprint library.
+
+    Args:
+        path: database file; default :func:`engine.paths.library_path`. Created
+            (mode 0600) and upgraded to the current schema when needed.
+        expected_model_id: when given, the speaker model every new voiceprint
+            (enroll, import) must come from: the current encoder's model id.
+
+    Thread-safe: one connection guarded by a lock, so the GUI thread and a job's
+    worker thread may share one ``Library``. Several processes may open the same
+    file (WAL; writers wait up to 10 s for each other).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 expected_model_id: str | None = None) -> None:
+        self.path = Path(path) if path is not None else paths.library_path()
+        self.expected_model_id = expected_model_id
+        self._lock = threading.RLock()
+        # Speaker-matrix cache: (model id, data_version, ids, matrix). Writes of this
+        # connection record the speakers whose voiceprint changed in _touched (None:
+        # too many, reload all); other connections' commits change PRAGMA data_version.
+        self._cache: tuple[str, int, np.ndarray, np.ndarray] | None = None
+        self._touched: set[int] | None = set()
+        self._tx_touched: set[int] | None = set()
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Create the file ourselves so it is 0600 from its first byte (sqlite would use 0644).
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+        except OSError as exc:
+            raise VPError(
+                f"The library {self.path} cannot be opened: {exc.strerror}.",
+                type="library.unavailable",
+                location=str(self.path),
+            ) from exc
+        self._restrict_files()
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+        )
+        try:
+            self._conn.execute("PRAGMA busy_timeout = 10000")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise VPError(
+                    f"The library {self.path} cannot use write-ahead logging (mode {mode}).",
+                    type="library.unavailable",
+                    location=str(self.path),
+                )
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            # FULL: a commit survives power loss too (one fsync; library writes are rare)
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._migrate()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            if not isinstance(exc, sqlite3.DatabaseError):
+                raise
+            raise VPError(
+                f"The library {self.path} cannot be opened: {exc}. If it is damaged, move it "
+                "away and import your last export.",
+                type="library.unavailable",
+                location=str(self.path),
+            ) from exc
+        self._restrict_files()
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _restrict_files(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            p = Path(str(self.path) + suffix)
+            with contextlib.suppress(OSError):
+                if p.exists() and (p.stat().st_mode & 0o077):
+                    os.chmod(p, 0o600)
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise VPError(
+                    f"The library {self.path} was written by a newer Voiceprint Studio "
+                    f"(schema {version}, this one knows {SCHEMA_VERSION}). Update the app.",
+                    type="library.unsupported-version",
+                    location=str(self.path),
+                    context={"schema_version": version, "supported": SCHEMA_VERSION},
+                )
+            if version == SCHEMA_VERSION:
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Re-read under the write lock: another process may have migrated meanwhile.
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                for step in range(version, SCHEMA_VERSION):
+                    MIGRATIONS[step](self._conn)
+                    self._conn.execute(f"PRAGMA user_version = {step + 1}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any exception)."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise VPError(
+                    f"The library is busy or read-only: {exc}.",
+                    type="library.busy",
+                    location=str(self.path),
+                ) from exc
+            self._tx_touched = set()
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._merge_touched(self._tx_touched)
+
+    def _touch(self, *speaker_ids: int) -> None:
+        """Record, inside a transaction, speakers whose voiceprint changes (matrix cache)."""
+        if self._tx_touched is not None:
+            self._tx_touched.update(int(i) for i in speaker_ids)
+            if len(self._tx_touched) > _PATCH_LIMIT:
+                self._tx_touched = None
+
+    def _merge_touched(self, touched: set[int] | None) -> None:
+        if touched is None or self._touched is None:
+            self._touched = None
+        else:
+            self._touched |= touched
+            if len(self._touched) > _PATCH_LIMIT:
+                self._touched = None
+
+    def close(self) -> None:
+        """Close the connection (the WAL is checkpointed by SQLite)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _speaker_row(self, conn: sqlite3.Connection, speaker_id: int) -> SpeakerInfo:
+        if isinstance(speaker_id, bool) or not isinstance(speaker_id, int | np.integer):
+            raise ValidationError("A speaker id is an integer.", location="id")
+        row = conn.execute(
+            f"SELECT {_SPEAKER_COLUMNS} FROM speakers WHERE id = ?", (int(speaker_id),)
+        ).fetchone()
+        if row is None:
+            raise NotFound(
+                f"No speaker with id {speaker_id} in the library.",
+                location="id",
+                context={"id": int(speaker_id)},
+            )
+        return _speaker_from_row(row)
+
+    def _speaker_by_name(self, conn: sqlite3.Connection, name: str) -> SpeakerInfo | None:
+        row = conn.execute(
+            f"SELECT {_SPEAKER_COLUMNS} FROM speakers WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else _speaker_from_row(row)
+
+    def _resolve(self, conn: sqlite3.Connection, name_or_id: int | str) -> SpeakerInfo:
+        if isinstance(name_or_id, str):
+            found = self._speaker_by_name(conn, _clean_name(name_or_id))
+            if found is None:
+                raise NotFound(
+                    f"No speaker named {name_or_id!r} in the library.",
+                    location="name",
+                    context={"name": name_or_id},
+                )
+            return found
+        return self._speaker_row(conn, name_or_id)
+
+    def _check_name_free(
+        self, conn: sqlite3.Connection, name: str, *, except_id: int | None = None
+    ) -> None:
+        other = self._speaker_by_name(conn, name)
+        if other is not None and other.id != except_id:
+            raise Conflict(
+                f"A speaker named {other.name!r} already exists; choose another name or merge.",
+                location="name",
+                context={"name": name, "existing_id": other.id},
+            )
+
+    def _next_colour(self, conn: sqlite3.Connection) -> str:
+        next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM speakers").fetchone()[0]
+        return PALETTE[(int(next_id) - 1) % len(PALETTE)]
+
+    def _insert_speaker(
+        self, conn: sqlite3.Connection, name: str, notes: str, colour: str | None
+    ) -> int:
+        self._check_name_free(conn, name)
+        now = _now()
+        cur = conn.execute(
+            "INSERT INTO speakers (name, notes, colour, created, updated) VALUES (?, ?, ?, ?, ?)",
+            (name, notes, colour or self._next_colour(conn), now, now),
+        )
+        return int(cur.lastrowid or 0)
+
+    def _check_model(
+        self, conn: sqlite3.Connection, speaker: SpeakerInfo, model_id: str, dim: int,
+        location: str,
+    ) -> None:
+        if self.expected_model_id is not None and model_id != self.expected_model_id:
+            raise _mismatch(model_id, self.expected_model_id, location)
+        if speaker.model_id is not None:
+            if speaker.model_id != model_id:
+                raise _mismatch(model_id, speaker.model_id, location)
+            row = conn.execute(
+                "SELECT dim FROM centroids WHERE speaker = ?", (speaker.id,)
+            ).fetchone()
+            existing_dim = None if row is None else int(row[0])
+            if existing_dim is not None and existing_dim != dim:
+                raise InvalidVoiceprint(
+                    f"This voiceprint has {dim} dimensions; speaker {speaker.name!r} has "
+                    f"{existing_dim}.",
+                    location=location,
+                )
+
+    # -- writes ------------------------------------------------------------------------
+    def add_speaker(self, name: str, notes: str = "", colour: str | None = None) -> SpeakerInfo:
+        """Create a speaker with no enrollments. Raises :class:`Conflict` if the name is taken."""
+        name = _clean_name(name)
+        notes = _clean_notes(notes)
+        colour = _clean_colour(colour) if colour is not None else None
+        with self._tx() as conn:
+            speaker_id = self._insert_speaker(conn, name, notes, colour)
+            return self._speaker_row(conn, speaker_id)
+
+    def enroll(
+        self,
+        name_or_id: int | str,
+        voiceprint: Voiceprint,
+        seconds: float,
+        source: str = "",
+    ) -> SpeakerInfo:
+        """Add one voiceprint to a speaker (created when ``name_or_id`` is a new name).
+
+        Args:
+            name_or_id: speaker name (str; created if new) or id (int; must exist).
+            voiceprint: unit-norm voiceprint of the recording.
+            seconds: net speech it was extracted from, seconds.
+            source: recording file name (directories are dropped: they may be private).
+        """
+        return self.enroll_many(name_or_id, [(voiceprint, seconds, source)])
+
+    def enroll_many(
+        self,
+        name_or_id: int | str,
+        items: Iterable[tuple[Voiceprint, float, str]],
+    ) -> SpeakerInfo:
+        """Add several ``(voiceprint, seconds, source)`` enrollments in ONE transaction."""
+        prepared = []
+        for i, (vp, seconds, source) in enumerate(items):
+            loc = f"voiceprints[{i}]"
+            vector, model_id = _voiceprint_parts(vp, loc)
+            prepared.append(
+                (vector, model_id, _clean_seconds(seconds, f"{loc}.seconds"),
+                 _clean_source(source, f"{loc}.source"))
+            )
+        if not prepared:
+            raise ValidationError("Nothing to enroll.", location="voiceprints")
+        if len({p[1] for p in prepared}) > 1 or len({p[0].shape[0] for p in prepared}) > 1:
+            raise ModelMismatch(
+                "These voiceprints come from different speaker models.", location="voiceprints"
+            )
+        with self._tx() as conn:
+            if isinstance(name_or_id, str):
+                name = _clean_name(name_or_id)
+                speaker = self._speaker_by_name(conn, name)
+                if speaker is None:
+                    speaker = self._speaker_row(conn, self._insert_speaker(conn, name, "", None))
+            else:
+                speaker = self._speaker_row(conn, name_or_id)
+            vector0, model_id = prepared[0][0], prepared[0][1]
+            self._check_model(conn, speaker, model_id, int(vector0.shape[0]), "voiceprint")
+            now = _now()
+            conn.executemany(
+                "INSERT INTO enrollments (speaker, voiceprint, model_id, seconds, source, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(speaker.id, _to_blob(v), m, s, src, now) for v, m, s, src in prepared],
+            )
+            _refresh_speaker(conn, speaker.id)
+            self._touch(speaker.id)
+            return self._speaker_row(conn, speaker.id)
+
+    def bulk_enroll(
+        self,
+        items: Iterable[tuple[str, Voiceprint, float, str]],
+    ) -> int:
+        """Create many NEW speakers, one ``(name, voiceprint, seconds, source)`` each, in one
+        transaction (fast path for benchmarks and migrations). Returns the count.
+
+        Raises :class:`Conflict` (writing nothing) if any name exists or repeats.
+        """
+        now = _now()
+        items = list(items)
+        rows: list[tuple[str, str, str, str, str, bytes, str, int, float]] = []
+        for i, (name, vp, seconds, _source) in enumerate(items):
+            loc = f"items[{i}]"
+            vector, model_id = _voiceprint_parts(vp, loc)
+            if self.expected_model_id is not None and model_id != self.expected_model_id:
+                raise _mismatch(model_id, self.expected_model_id, loc)
+            rows.append((
+                _clean_name(name, f"{loc}.name"), "", PALETTE[i % len(PALETTE)], now, now,
+                _to_blob(vector), model_id, int(vector.shape[0]),
+                _clean_seconds(seconds, f"{loc}.seconds"),
+            ))
+        sources = [_clean_source(it[3]) for it in items]
+        with self._tx() as conn:
+            start = conn.execute("SELECT COALESCE(MAX(id), 0) FROM speakers").fetchone()[0]
+            try:
+                conn.executemany(
+                    "INSERT INTO speakers (id, name, notes, colour, created, updated,"
+                    " model_id, num_enrollments, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                    [(start + 1 + i, *r[:5], r[6], r[8]) for i, r in enumerate(rows)],
+                )
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(
+                    f"Some of these names already exist in the library ({exc}).",
+                    location="items",
+                ) from exc
+            conn.executemany(
+                "INSERT INTO enrollments (speaker, voiceprint, model_id, seconds, source, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (start + 1 + i, r[5], r[6], r[8], sources[i], now)
+                    for i, r in enumerate(rows)
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO centroids (speaker, model_id, dim, vector) VALUES (?, ?, ?, ?)",
+                [(start + 1 + i, r[6], r[7], r[5]) for i, r in enumerate(rows)],
+            )
+            self._touch(*range(start + 1, start + 1 + len(rows)))
+        return len(rows)
+
+    def rename(self, speaker_id: int, new_name: str) -> SpeakerInfo:
+        """Rename a speaker. :class:`Conflict` if another speaker has that name."""
+        new_name = _clean_name(new_name)
+        with self._tx() as conn:
+            self._speaker_row(conn, speaker_id)
+            self._check_name_free(conn, new_name, except_id=int(speaker_id))
+            conn.execute(
+                "UPDATE speakers SET name = ?, updated = ? WHERE id = ?",
+                (new_name, _now(), int(speaker_id)),
+            )
+            return self._speaker_row(conn, speaker_id)
+
+    def set_notes(self, speaker_id: int, notes: str) -> SpeakerInfo:
+        notes = _clean_notes(notes)
+        with self._tx() as conn:
+            self._speaker_row(conn, speaker_id)
+            conn.execute(
+                "UPDATE speakers SET notes = ?, updated = ? WHERE id = ?",
+                (notes, _now(), int(speaker_id)),
+            )
+            return self._speaker_row(conn, speaker_id)
+
+    def set_colour(self, speaker_id: int, colour: str) -> SpeakerInfo:
+        colour = _clean_colour(colour)
+        with self._tx() as conn:
+            self._speaker_row(conn, speaker_id)
+            conn.execute(
+                "UPDATE speakers SET colour = ?, updated = ? WHERE id = ?",
+                (colour, _now(), int(speaker_id)),
+            )
+            return self._speaker_row(conn, speaker_id)
+
+    def delete_speaker(self, speaker_id: int) -> SpeakerInfo:
+        """Delete a speaker and all its enrollments; returns what was deleted."""
+        with self._tx() as conn:
+            info = self._speaker_row(conn, speaker_id)
+            conn.execute("DELETE FROM speakers WHERE id = ?", (int(speaker_id),))
+            self._touch(info.id)
+            return info
+
+    def delete_enrollment(self, enrollment_id: int) -> SpeakerInfo:
+        """Delete one enrollment; returns the updated speaker (kept, even with none left)."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT speaker FROM enrollments WHERE id = ?", (int(enrollment_id),)
+            ).fetchone()
+            if row is None:
+                raise NotFound(
+                    f"No enrollment with id {enrollment_id}.",
+                    location="enrollment_id",
+                    context={"id": int(enrollment_id)},
+                )
+            conn.execute("DELETE FROM enrollments WHERE id = ?", (int(enrollment_id),))
+            _refresh_speaker(conn, int(row[0]))
+            self._touch(int(row[0]))
+            return self._speaker_row(conn, int(row[0]))
+
+    def merge(self, into_id: int, from_id: int) -> SpeakerInfo:
+        """Move every enrollment of ``from_id`` to ``into_id`` and delete ``from_id``.
+
+        Notes of ``from_id`` are appended to those of ``into_id``. Both must use the
+        same speaker model (:class:`ModelMismatch` otherwise).
+        """
+        if int(into_id) == int(from_id):
+            raise ValidationError("Cannot merge a speaker into itself.", location="from_id")
+        with self._tx() as conn:
+            into = self._speaker_row(conn, into_id)
+            src = self._speaker_row(conn, from_id)
+            if into.model_id and src.model_id and into.model_id != src.model_id:
+                raise _mismatch(src.model_id, into.model_id, "from_id")
+            dims = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT dim FROM centroids WHERE speaker IN (?, ?)",
+                    (into.id, src.id),
+                )
+            }
+            if len(dims) > 1:
+                raise InvalidVoiceprint("These speakers' voiceprints differ in dimension.")
+            conn.execute("UPDATE enrollments SET speaker = ? WHERE speaker = ?", (into.id, src.id))
+            if src.notes and src.notes not in into.notes:
+                notes = (into.notes + "\n" + src.notes).strip()[:MAX_NOTES_CHARS]
+                conn.execute("UPDATE speakers SET notes = ? WHERE id = ?", (notes, into.id))
+            conn.execute("DELETE FROM speakers WHERE id = ?", (src.id,))
+            _refresh_speaker(conn, into.id)
+            self._touch(into.id, src.id)
+            return self._speaker_row(conn, into.id)
+
+    # -- reads -------------------------------------------------------------------------
+    def get(self, speaker_id: int) -> SpeakerInfo:
+        """The speaker with this id, or :class:`NotFound`."""
+        with self._lock:
+            return self._speaker_row(self._conn, speaker_id)
+
+    def get_by_name(self, name: str) -> SpeakerInfo:
+        """The speaker with this name (ASCII case ignored), or :class:`NotFound`."""
+        with self._lock:
+            return self._resolve(self._conn, name)
+
+    def find(self, name_or_id: int | str) -> SpeakerInfo:
+        """A speaker by name (str) or id (int)."""
+        with self._lock:
+            return self._resolve(self._conn, name_or_id)
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM speakers").fetchone()[0])
+
+    def list_speakers(self, *, limit: int | None = None, offset: int = 0) -> list[SpeakerInfo]:
+        """All speakers by name (ASCII case ignored); ``limit``/``offset`` page through them."""
+        sql = f"SELECT {_SPEAKER_COLUMNS} FROM speakers ORDER BY name, id"
+        params: tuple[int, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params = (int(limit), int(offset))
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [_speaker_from_row(r) for r in rows]
+
+    def search(self, text: str, *, limit: int | None = None) -> list[SpeakerInfo]:
+        """Speakers whose name or notes contain ``text`` (ASCII case ignored), names first."""
+        if not isinstance(text, str):
+            raise ValidationError("Search text must be text.", location="text")
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text.strip()) + "%"
+        sql = (
+            f"SELECT {_SPEAKER_COLUMNS} FROM speakers WHERE name LIKE ?1 ESCAPE '\\' "
+            "OR notes LIKE ?1 ESCAPE '\\' "
+            "ORDER BY (name LIKE ?1 ESCAPE '\\') DESC, name, id"
+        )
+        params: tuple[Any, ...] = (pattern,)
+        if limit is not None:
+            sql += " LIMIT ?2"
+            params = (pattern, int(limit))
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [_speaker_from_row(r) for r in rows]
+
+    def enrollments(self, speaker_id: int) -> list[EnrollmentInfo]:
+        """The enrollments of a speaker, oldest first."""
+        with self._lock:
+            self._speaker_row(self._conn, speaker_id)
+            rows = self._conn.execute(
+                "SELECT id, speaker, model_id, length(voiceprint) / 4, seconds, source, created"
+                " FROM enrollments WHERE speaker = ? ORDER BY id",
+                (int(speaker_id),),
+            ).fetchall()
+        return [
+            EnrollmentInfo(int(r[0]), int(r[1]), r[2], int(r[3]), float(r[4]), r[5], r[6])
+            for r in rows
+        ]
+
+    def enrollment_voiceprint(self, enrollment_id: int) -> Voiceprint:
+        """The voiceprint of one enrollment."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT voiceprint, model_id FROM enrollments WHERE id = ?", (int(enrollment_id),)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"No enrollment with id {enrollment_id}.", location="enrollment_id")
+        return _make_voiceprint(_from_blob(row[0]), row[1])
+
+    def voiceprint(self, speaker_id: int) -> Voiceprint:
+        """The speaker's voiceprint: normalised mean of its enrollments.
+
+        :class:`NotFound` (detail ``speaker.no-enrollments``) when it has none.
+        """
+        with self._lock:
+            info = self._speaker_row(self._conn, speaker_id)
+            row = self._conn.execute(
+                "SELECT vector FROM centroids WHERE speaker = ?", (info.id,)
+            ).fetchone()
+        if row is None or info.model_id is None:
+            raise NotFound(
+                f"Speaker {info.name!r} has no enrollments yet: enroll a recording first.",
+                location="id",
+                detail="speaker.no-enrollments",
+                context={"id": info.id},
+            )
+        return _make_voiceprint(_from_blob(row[0]), info.model_id)
+
+    def model_ids(self) -> dict[str, int]:
+        """Speaker models in the library -> number of speakers enrolled with each."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT model_id, COUNT(*) FROM speakers WHERE model_id IS NOT NULL "
+                "GROUP BY model_id"
+            ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def matrix(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every enrolled speaker's voiceprint for one model.
+
+        Returns:
+            ``(ids, matrix)``: read-only int64 ``(n,)`` speaker ids in row order and a
+            read-only float32 ``(n, dim)`` array of unit vectors (``(0, 0)`` when
+            none). Cached; the cache follows writes of this process cheaply (changed
+            rows are patched in) and is reloaded after another process writes.
+        """
+        with self._lock:
+            data_version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            cache, touched = self._cache, self._touched
+            if cache is not None and cache[0] == model_id and cache[1] == data_version:
+                if touched is not None and not touched:
+                    return cache[2], cache[3]
+                if touched is not None:
+                    ids, mat = self._patched(model_id, cache[2], cache[3], touched)
+                    self._store_cache(model_id, data_version, ids, mat)
+                    return ids, mat
+            rows = self._conn.execute(
+                "SELECT speaker, dim, vector FROM centroids WHERE model_id = ?", (model_id,)
+            ).fetchall()
+            ids, mat = _stack_rows(rows, model_id)
+            self._store_cache(model_id, data_version, ids, mat)
+            return ids, mat
+
+    def _store_cache(self, model_id: str, data_version: int, ids: np.ndarray,
+                     mat: np.ndarray) -> None:
+        ids.setflags(write=False)
+        mat.setflags(write=False)
+        self._cache = (model_id, data_version, ids, mat)
+        self._touched = set()
+
+    def _patched(
+        self, model_id: str, ids: np.ndarray, mat: np.ndarray, touched: set[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The cached matrix with the rows of ``touched`` speakers re-read."""
+        wanted = sorted(touched)
+        rows = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows += self._conn.execute(
+                "SELECT speaker, dim, vector FROM centroids WHERE model_id = ? AND speaker IN "
+                f"({','.join('?' * len(chunk))})",
+                (model_id, *chunk),
+            ).fetchall()
+        new_ids, new_mat = _stack_rows(rows, model_id)
+        kept = np.flatnonzero(~np.isin(ids, np.asarray(wanted, dtype=np.int64)))
+        if len(new_ids) == 0:
+            return ids[kept], (mat[kept] if len(kept) else np.zeros((0, 0), np.float32))
+        dim = int(new_mat.shape[1])
+        if len(kept) and mat.shape[1] != dim:
+            raise InvalidVoiceprint(
+                f"The library holds voiceprints of several dimensions for model {model_id!r}."
+            )
+        # One pass over the old matrix: a fresh array, never the one callers may hold.
+        out = np.empty((len(kept) + len(new_ids), dim), dtype=np.float32)
+        if len(kept):
+            np.take(mat, kept, axis=0, out=out[: len(kept)])
+        out[len(kept) :] = new_mat
+        return np.concatenate([ids[kept], new_ids]), out
+
+    def voiceprints(self, model_id: str | None = None) -> dict[str, Voiceprint]:
+        """Speaker voiceprints keyed by ``str(speaker id)``, for :func:`engine.identify.identify`.
+
+        Args:
+            model_id: only speakers enrolled with this model; default the library's
+                ``expected_model_id``, else the only model in the library
+                (:class:`ModelMismatch` if it holds several).
+        """
+        model_id = self._default_model(model_id)
+        if model_id is None:
+            return {}
+        ids, mat = self.matrix(model_id)
+        return {str(int(i)): _trusted_voiceprint(mat[k], model_id) for k, i in enumerate(ids)}
+
+    def _default_model(self, model_id: str | None) -> str | None:
+        if model_id is not None:
+            return model_id
+        if self.expected_model_id is not None:
+            return self.expected_model_id
+        models = self.model_ids()
+        if len(models) > 1:
+            raise ModelMismatch(
+                "The library holds voiceprints of several speaker models; say which one.",
+                context={"model_ids": sorted(models)},
+            )
+        return next(iter(models), None)
+
+    def names(self, ids: Iterable[int | str]) -> dict[str, str]:
+        """``str(id) -> name`` for these speaker ids (unknown ids are left out)."""
+        wanted = sorted({int(i) for i in ids if str(i).isdigit()})
+        out: dict[str, str] = {}
+        with self._lock:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for sid, name in self._conn.execute(
+                    f"SELECT id, name FROM speakers WHERE id IN ({marks})", chunk
+                ):
+                    out[str(sid)] = name
+        return out
+
+    def identify_vector(
+        self, voiceprint: Voiceprint, top_k: int = 5
+    ) -> list[tuple[SpeakerInfo, float]]:
+        """The ``top_k`` library speakers closest to one voiceprint, best first.
+
+        Returns:
+            ``[(speaker, score)]`` with the calibrated 0-100 score
+            (:func:`engine.calibration.cosine_to_score`); empty for an empty library.
+            :class:`ModelMismatch` when the library has speakers, but none of this model.
+        """
+        vector, model_id = _voiceprint_parts(voiceprint, "voiceprint")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValidationError("top_k must be a positive integer.", location="top_k")
+        ids, mat = self.matrix(model_id)
+        if len(ids) == 0:
+            others = self.model_ids()
+            if others:
+                raise _mismatch(model_id, sorted(others)[0], "voiceprint")
+            return []
+        if mat.shape[1] != vector.shape[0]:
+            raise InvalidVoiceprint(
+                f"This voiceprint has {vector.shape[0]} dimensions; the library's have "
+                f"{mat.shape[1]}.",
+                location="voiceprint",
+            )
+        cosines = mat @ vector
+        k = min(top_k, len(ids))
+        top = np.argpartition(cosines, len(ids) - k)[-k:] if k < len(ids) else np.arange(len(ids))
+        top = top[np.argsort(-cosines[top], kind="stable")]
+        scores = _cosine_to_score(cosines[top].astype(np.float64))
+        out = []
+        with self._lock:
+            for rank, row in enumerate(top):
+                speaker = self._speaker_row(self._conn, int(ids[int(row)]))
+                out.append((speaker, float(scores[rank])))
+        return out
+
+    # -- export / import --------------------------------------------------------------
+    def export_json(
+        self, path: str | os.PathLike[str], ids: Iterable[int] | None = None
+    ) -> int:
+        """Write speakers (all, or these ids) and their voiceprints to one JSON file.
+
+        The file is written atomically (temporary file + rename) with mode 0600:
+        it is biometric data. Returns the number of speakers written.
+        """
+        path = Path(path)
+        with self._lock:
+            if ids is None:
+                speakers = self.list_speakers()
+            else:
+                speakers = [self._speaker_row(self._conn, i) for i in dict.fromkeys(ids)]
+            models = {s.model_id for s in speakers if s.model_id}
+            entries = []
+            for s in speakers:
+                rows = self._conn.execute(
+                    "SELECT voiceprint, model_id, seconds, source, created FROM enrollments"
+                    " WHERE speaker = ? ORDER BY id",
+                    (s.id,),
+                ).fetchall()
+                entries.append({
+                    "name": s.name,
+                    "notes": s.notes,
+                    "colour": s.colour,
+                    "created": s.created,
+                    "enrollments": [
+                        {
+                            "voiceprint": _make_voiceprint(_from_blob(r[0]), r[1]).to_base64(),
+                            "model_id": r[1],
+                            "dim": len(r[0]) // 4,
+                            "seconds": r[2],
+                            "source": r[3],
+                            "created": r[4],
+                        }
+                        for r in rows
+                    ],
+                })
+        doc = {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "model_id": models.pop() if len(models) == 1 else None,
+            "exported": _now(),
+            "speakers": entries,
+        }
+        write_private_atomic(path, json.dumps(doc, ensure_ascii=False, indent=1).encode())
+        return len(entries)
+
+    def import_json(
+        self,
+        path: str | os.PathLike[str],
+        on_conflict: OnConflict = "skip",
+        *,
+        expected_model_id: str | None = None,
+        progress: ProgressFn = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> ImportReport:
+        """Import an export file in ONE transaction: all of it, or nothing.
+
+        Everything is validated before the first write: size (≤ 512 MiB), JSON
+        shape, format and version, names (≤ 200 characters, no repeats), voiceprints
+        (base64, dimension, finite, unit norm) and model ids
+        (``expected_model_id``, else the library's, must match: :class:`ModelMismatch`).
+
+        Args:
+            on_conflict: for a name already in the library: ``"skip"`` the file's
+                speaker, ``"rename"`` it (``"Name (2)"``), or ``"merge"`` its
+                enrollments into the existing speaker.
+            progress, cancel: job hooks; cancelling rolls everything back.
+        """
+        if on_conflict not in ("skip", "rename", "merge"):
+            raise ValidationError(
+                "on_conflict is one of skip, rename, merge.", location="on_conflict"
+            )
+        expected = expected_model_id or self.expected_model_id
+        speakers = _read_export(Path(path), expected, progress, cancel)
+        progress(0.3, "Writing")
+        added: list[str] = []
+        skipped: list[str] = []
+        renamed: list[tuple[str, str]] = []
+        merged: list[str] = []
+        written = 0
+        with self._tx() as conn:
+            for n, sp in enumerate(speakers):
+                if n % 200 == 0:
+                    if cancel is not None:
+                        cancel.check()
+                    progress(0.3 + 0.7 * n / max(len(speakers), 1), "Writing")
+                existing = self._speaker_by_name(conn, sp.name)
+                if existing is not None and on_conflict == "skip":
+                    skipped.append(sp.name)
+                    continue
+                if existing is not None and on_conflict == "merge":
+                    target = existing
+                    if sp.vectors:
+                        self._check_model(
+                            conn, target, sp.models[0], int(sp.vectors[0].shape[0]),
+                            f"speakers[{n}]",
+                        )
+                    merged.append(sp.name)
+                else:
+                    name = sp.name
+                    if existing is not None:
+                        name = self._free_name(conn, sp.name)
+                        renamed.append((sp.name, name))
+                    else:
+                        added.append(name)
+                    target = self._speaker_row(
+                        conn, self._insert_speaker(conn, name, sp.notes, sp.colour)
+                    )
+                if sp.vectors:
+                    now = _now()
+                    conn.executemany(
+                        "INSERT INTO enrollments"
+                        " (speaker, voiceprint, model_id, seconds, source, created)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        [
+                            (target.id, _to_blob(v), m, s, src, now)
+                            for v, m, s, src in zip(
+                                sp.vectors, sp.models, sp.seconds, sp.sources, strict=True
+                            )
+                        ],
+                    )
+                    written += len(sp.vectors)
+                    _refresh_speaker(conn, target.id)
+                    self._touch(target.id)
+            if cancel is not None:
+                cancel.check()
+        progress(1.0, "Imported")
+        return ImportReport(tuple(added), tuple(skipped), tuple(renamed), tuple(merged), written)
+
+    def _free_name(self, conn: sqlite3.Connection, name: str) -> str:
+        for k in range(2, 100_000):
+            suffix = f" ({k})"
+            candidate = name[: MAX_NAME_CHARS - len(suffix)] + suffix
+            if self._speaker_by_name(conn, candidate) is None:
+                return candidate
+        raise Conflict(f"No free name like {name!r}.", location="name")  # pragma: no cover
+
+
+def _stack_rows(rows: Sequence[Any], model_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(speaker, dim, vector blob)`` rows -> ``(ids int64 (n,), float32 (n, dim))``."""
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    if not rows:
+        return ids, np.zeros((0, 0), dtype=np.float32)
+    dims = {int(r[1]) for r in rows}
+    if len(dims) != 1:
+        raise InvalidVoiceprint(
+            f"The library holds voiceprints of several dimensions for model {model_id!r}.",
+            context={"dims": sorted(dims)},
+        )
+    flat = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4")
+    return ids, flat.astype(np.float32).reshape(len(rows), dims.pop())
+
+
+def _cosine_to_score(cosines: np.ndarray) -> np.ndarray:
+    """Calibrated 0-100 scores for cosines (engine.calibration when it is there)."""
+    try:
+        from engine.calibration import cosine_to_score
+    except ImportError:  # pragma: no cover - calibration ships with the engine
+        return np.clip((cosines + 1.0) * 50.0, 0.0, 100.0)
+    return np.asarray([float(cosine_to_score(float(c))) for c in cosines], dtype=np.float64)
+
+
+def write_private_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically with mode 0600 (temp file in the same folder)."""
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:  # mkstemp creates 0600
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(directory)
+
+
+def read_export(path: str | os.PathLike[str]) -> list[tuple[str, Voiceprint]]:
+    """The speakers of an export file as ``(name, voiceprint)`` pairs (validated; speakers
+    without enrollments are left out). Used by ``vpstudio compare``."""
+    out = []
+    for sp in _read_export(Path(path), None, no_progress, None):
+        if sp.vectors:
+            out.append((sp.name, _make_voiceprint(_mean_unit(np.stack(sp.vectors)), sp.models[0])))
+    return out
+
+
+def _read_export(
+    path: Path,
+    expected_model_id: str | None,
+    progress: ProgressFn,
+    cancel: CancelToken | None,
+) -> list[_ImportSpeaker]:
+    """Read and validate an export file completely; raises a typed error, writes nothing."""
+    loc = str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise NotFound(f"Cannot read {path}: {exc.strerror}.", location=loc) from exc
+    if size > MAX_IMPORT_BYTES:
+        raise SizeLimitExceeded(
+            f"{path.name} is {size / 2**20:.0f} MiB; an import file is at most "
+            f"{MAX_IMPORT_BYTES // 2**20} MiB.",
+            location=loc,
+            detail="import.too-large",
+            context={"file_size": size, "max_file_size": MAX_IMPORT_BYTES},
+        )
+    try:
+        doc = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise NotFound(f"Cannot read {path}: {exc.strerror}.", location=loc) from exc
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError(
+            f"{path.name} is not a valid JSON file: {exc}.", location=loc
+        ) from exc
+    progress(0.05, "Checking")
+    if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
+        raise ValidationError(
+            f"{path.name} is not a Voiceprint Studio library export "
+            f"(expected \"format\": \"{EXPORT_FORMAT}\").",
+            location=f"{loc}:format",
+        )
+    version = doc.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version:
+        raise ValidationError("The export's version is missing or invalid.", location="version")
+    if version > EXPORT_VERSION:
+        raise ValidationError(
+            f"This export has format version {version}; this Voiceprint Studio reads up to "
+            f"{EXPORT_VERSION}. Update the app.",
+            location="version",
+            context={"version": version, "supported": EXPORT_VERSION},
+        )
+    file_model = doc.get("model_id")
+    if file_model is not None and (not isinstance(file_model, str) or not file_model):
+        raise ValidationError("model_id must be text.", location="model_id")
+    raw_speakers = doc.get("speakers")
+    if not isinstance(raw_speakers, list):
+        raise ValidationError("An export holds a list of speakers.", location="speakers")
+    from engine.voiceprint import Voiceprint
+
+    out: list[_ImportSpeaker] = []
+    seen: dict[str, int] = {}
+    dim: int | None = None
+    for i, raw in enumerate(raw_speakers):
+        sloc = f"speakers[{i}]"
+        if i % 500 == 0:
+            if cancel is not None:
+                cancel.check()
+            progress(0.05 + 0.25 * i / max(len(raw_speakers), 1), "Checking")
+        if not isinstance(raw, dict):
+            raise ValidationError("A speaker is a JSON object.", location=sloc)
+        name = _clean_name(raw.get("name"), f"{sloc}.name")
+        key = name.casefold()
+        if key in seen:
+            raise ValidationError(
+                f"The name {name!r} appears twice in the file.",
+                location=f"{sloc}.name",
+                context={"first": f"speakers[{seen[key]}]"},
+            )
+        seen[key] = i
+        colour = raw.get("colour")
+        sp = _ImportSpeaker(
+            name=name,
+            notes=_clean_notes(raw.get("notes"), f"{sloc}.notes"),
+            colour=None if colour is None else _clean_colour(colour, f"{sloc}.colour"),
+        )
+        enrollments = raw.get("enrollments", [])
+        if not isinstance(enrollments, list) or len(enrollments) > MAX_ENROLLMENTS_PER_SPEAKER:
+            raise ValidationError(
+                f"A speaker's enrollments are a list of at most {MAX_ENROLLMENTS_PER_SPEAKER}.",
+                location=f"{sloc}.enrollments",
+            )
+        for j, e in enumerate(enrollments):
+            eloc = f"{sloc}.enrollments[{j}]"
+            if not isinstance(e, dict):
+                raise ValidationError("An enrollment is a JSON object.", location=eloc)
+            model_id = e.get("model_id", file_model)
+            if not isinstance(model_id, str) or not model_id:
+                raise ValidationError("An enrollment needs a model_id.", location=f"{eloc}.model_id")
+            if expected_model_id is not None and model_id != expected_model_id:
+                raise _mismatch(model_id, expected_model_id, f"{eloc}.model_id")
+            if sp.models and model_id != sp.models[0]:
+                raise _mismatch(model_id, sp.models[0], f"{eloc}.model_id")
+            b64 = e.get("voiceprint")
+            if not isinstance(b64, str) or len(b64) > 4 * (MAX_DIM * 4 + 1024):
+                raise InvalidVoiceprint(
+                    "A voiceprint is a base64 text.", location=f"{eloc}.voiceprint"
+                )
+            try:
+                vp = Voiceprint.from_base64(b64)
+            except VPError as exc:
+                exc.location = f"{eloc}.voiceprint"
+                raise
+            except (ValueError, TypeError, binascii.Error) as exc:
+                raise InvalidVoiceprint(
+                    f"A voiceprint cannot be decoded: {exc}.", location=f"{eloc}.voiceprint"
+                ) from exc
+            if vp.model_id != model_id:
+                raise _mismatch(vp.model_id, model_id, f"{eloc}.voiceprint")
+            vector = _check_vector(vp.vector, f"{eloc}.voiceprint")
+            declared_dim = e.get("dim")
+            if declared_dim is not None and declared_dim != vector.shape[0]:
+                raise InvalidVoiceprint(
+                    f"The voiceprint has {vector.shape[0]} numbers but dim says {declared_dim}.",
+                    location=f"{eloc}.voiceprint",
+                )
+            if dim is None:
+                dim = int(vector.shape[0])
+            elif vector.shape[0] != dim:
+                raise InvalidVoiceprint(
+                    f"Voiceprints in this file differ in dimension ({vector.shape[0]} vs {dim}).",
+                    location=f"{eloc}.voiceprint",
+                )
+            sp.vectors.append(vector)
+            sp.models.append(model_id)
+            sp.seconds.append(_clean_seconds(e.get("seconds", 0.0), f"{eloc}.seconds"))
+            sp.sources.append(_clean_source(e.get("source", ""), f"{eloc}.source"))
+        out.append(sp)
+    return out
+
