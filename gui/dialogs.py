@@ -1,0 +1,62 @@
+"""Every question the window asks the user, behind one object tests replace."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+
+def format_quality(report: Any) -> str:
+    """A person-readable summary of an ``engine`` QualityReport."""
+    lines = [
+        f"Net speech: {float(report.net_speech_s):.1f} s "
+        f"(at least {float(getattr(report, 'min_speech_s', 0.0)):.1f} s needed)",
+        f"Voices found: {int(report.voices_found)}",
+        f"Clipping: {100.0 * float(report.clipping_ratio):.2f} % of samples",
+        f"Level: {float(report.level_dbfs):.1f} dBFS",
+        f"Signal-to-noise: {float(report.snr_db):.1f} dB",
+        f"Verdict: {report.verdict}",
+    ]
+    lines += [str(m) for m in getattr(report, "messages", ()) or ()]
+    return "\n".join(lines)
+
+
+class Prompts:
+    """Modal dialogs. Tests substitute an object with the same methods."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.parent = parent
+
+    def open_file(self, title: str, filters: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self.parent, title, "", filters)
+        return path or None
+
+    def save_file(self, title: str, filters: str, default: str = "") -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.parent, title, default, filters)
+        return path or None
+
+    def ask_text(self, title: str, label: str, text: str = "",
+                 choices: Sequence[str] = ()) -> str | None:
+        if choices:
+            items = [text, *[c for c in choices if c != text]] if text else list(choices)
+            value, ok = QInputDialog.getItem(self.parent, title, label, items, 0, True)
+        else:
+            value, ok = QInputDialog.getText(self.parent, title, label, text=text)
+        value = str(value).strip()
+        return value if ok and value else None
+
+    def ask_choice(self, title: str, label: str, choices: Sequence[str]) -> str | None:
+        value, ok = QInputDialog.getItem(self.parent, title, label, list(choices), 0, False)
+        return str(value) if ok else None
+
+    def confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self.parent, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def info(self, title: str, text: str) -> None:
+        QMessageBox.information(self.parent, title, text)
+
+    def error(self, title: str, text: str) -> None:
+        QMessageBox.warning(self.parent, title, text)

@@ -1,0 +1,133 @@
+"""The engine as the window sees it: one object tests can replace with fakes.
+
+Every method that may take long is called from a job (worker thread); the
+engine modules are imported lazily so the window opens at once and still works
+(minus the missing feature) when one of them cannot load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.jobs import CancelToken, ProgressFn, no_progress
+
+SAMPLE_RATE = 16000
+FALLBACK_THRESHOLD = 50.0
+
+
+class Engine:
+    """Facade over ``engine.audio``, ``engine.voiceprint``, ``engine.identify``,
+    ``engine.formats`` and ``engine.library``."""
+
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, library: Any | None = None) -> None:
+        self._library = library
+
+    # -- library ---------------------------------------------------------------------
+    @property
+    def library(self) -> Any:
+        """The voiceprint library (thread-safe; opened on first use)."""
+        if self._library is None:
+            from engine.library import Library
+
+            self._library = Library()
+        return self._library
+
+    def voiceprints(self) -> dict[str, Any]:
+        return dict(self.library.voiceprints())
+
+    @property
+    def default_threshold(self) -> float:
+        try:
+            from engine.calibration import DEFAULT_THRESHOLD
+
+            return float(DEFAULT_THRESHOLD)
+        except ImportError:
+            return FALLBACK_THRESHOLD
+
+    # -- audio -----------------------------------------------------------------------
+    def load_audio(self, path: str | Path, *, for_enrollment: bool = False) -> Any:
+        """Decode a file to mono 16 kHz ``Audio`` (identification or voiceprint limits)."""
+        from engine import audio
+
+        limits = audio.VOICEPRINT_LIMITS if for_enrollment else audio.IDENTIFICATION_LIMITS
+        return audio.load_audio(str(path), limits=limits, channel_mode="mix")
+
+    def audio_from_array(self, samples: np.ndarray, rate: int, source: str | None = None,
+                         *, for_enrollment: bool = False) -> Any:
+        """``Audio`` from a mono float array at ``rate`` Hz (resampled to 16 kHz)."""
+        from engine import audio
+
+        limits = audio.VOICEPRINT_LIMITS if for_enrollment else audio.IDENTIFICATION_LIMITS
+        a = audio.load_audio(np.asarray(samples, dtype=np.float32), limits=limits,
+                             sample_rate=int(rate))
+        return dataclasses.replace(a, source=source) if source else a
+
+    def excerpt(self, audio: Any, spans: Sequence[tuple[float, float]],
+                max_seconds: float = 30.0) -> Any:
+        """Concatenate the ``spans`` (seconds) of ``audio``, longest first, up to ``max_seconds``.
+
+        Used to enroll from a selection or from an unknown cluster's turns: the
+        voiceprint input is limited to 30 s, and the longest turns carry the
+        cleanest speech.
+        """
+        x = audio.mono()
+        parts: list[np.ndarray] = []
+        total = 0
+        cap = int(max_seconds * SAMPLE_RATE)
+        for a, b in sorted(spans, key=lambda s: s[0] - s[1]):
+            i0 = max(int(a * SAMPLE_RATE), 0)
+            i1 = min(int(b * SAMPLE_RATE), x.size)
+            if i1 <= i0:
+                continue
+            take = min(i1 - i0, cap - total)
+            parts.append(np.asarray(x[i0 : i0 + take]))
+            total += take
+            if total >= cap:
+                break
+        data = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        return self.audio_from_array(data, SAMPLE_RATE, getattr(audio, "source", None),
+                                     for_enrollment=True)
+
+    def save_wav(self, audio: Any, path: str | Path) -> None:
+        from engine import audio as audio_mod
+
+        audio_mod.save_wav(path, audio.mono())
+
+    # -- engine work (call from jobs) --------------------------------------------------
+    def extract_voiceprint(self, audio: Any, progress: ProgressFn = no_progress,
+                           cancel: CancelToken | None = None) -> Any:
+        return _extractor()(audio, progress=progress, cancel=cancel)
+
+    def identify(self, audio: Any, voiceprints: Mapping[str, Any], *,
+                 num_speakers: int | None = None, threshold: float | None = None,
+                 progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Any:
+        from engine import identify
+
+        return identify.identify(audio, voiceprints, num_speakers=num_speakers,
+                                 threshold=threshold, progress=progress, cancel=cancel)
+
+    def write_result(self, result: Any, path: str | Path, fmt: str) -> None:
+        from engine import formats
+
+        formats.write(result, path, fmt)
+
+
+def _extractor() -> Any:
+    """``extract_voiceprint`` from ``engine.enroll`` or ``engine.voiceprint`` (where it lives)."""
+    import importlib
+
+    for name in ("engine.enroll", "engine.voiceprint"):
+        try:
+            fn = getattr(importlib.import_module(name), "extract_voiceprint", None)
+        except ImportError:
+            continue
+        if fn is not None:
+            return fn
+    raise ImportError("the engine has no extract_voiceprint")

@@ -1,0 +1,100 @@
+"""The segment table: one row per turn (start, end, duration, speaker, score)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+from engine.segments import Turn
+
+COLUMNS = ("Start", "End", "Duration", "Speaker", "Score")
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def fmt_time(t: float) -> str:
+    """``h:mm:ss.cc`` (hours only when needed)."""
+    t = max(0.0, float(t))
+    h, rem = divmod(t, 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h)}:{int(m):02d}:{s:05.2f}" if h else f"{int(m)}:{s:05.2f}"
+
+
+class SegmentTableModel(QAbstractTableModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.turns: list[Turn] = []
+        self.name_of: Callable[[str], str] = lambda s: s
+        self.colour_of: Callable[[str], QColor | None] = lambda s: None
+
+    def set_turns(self, turns: Sequence[Turn], name_of: Callable[[str], str],
+                  colour_of: Callable[[str], QColor | None]) -> None:
+        self.beginResetModel()
+        self.turns = list(turns)
+        self.name_of = name_of
+        self.colour_of = colour_of
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
+        return 0 if parent.isValid() else len(self.turns)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def row_values(self, row: int) -> tuple[float, float, float, str, float]:
+        t = self.turns[row]
+        return (t.start, t.end, t.duration, self.name_of(t.speaker), t.score)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        t = self.turns[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (fmt_time(t.start), fmt_time(t.end), f"{t.duration:.2f} s",
+                    self.name_of(t.speaker), f"{t.score:.0f}")[col]
+        if role == Qt.ItemDataRole.UserRole:
+            return self.row_values(index.row())[col]
+        if role == Qt.ItemDataRole.DecorationRole and col == 3:
+            return self.colour_of(t.speaker)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col != 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"cluster {t.cluster}" if t.cluster else None
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt API
+                   role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return super().headerData(section, orientation, role)
+
+
+class SegmentTable(QTableView):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.table_model = SegmentTableModel(self)
+        self.setModel(self.table_model)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(22)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def selected_rows(self) -> list[int]:
+        return sorted({i.row() for i in self.selectionModel().selectedRows()})
+
+    def select_rows(self, rows: Sequence[int]) -> None:
+        sm = self.selectionModel()
+        sm.clearSelection()
+        for r in rows:
+            if 0 <= r < self.table_model.rowCount():
+                idx = self.table_model.index(r, 0)
+                sm.select(idx, sm.SelectionFlag.Select | sm.SelectionFlag.Rows)
+        if rows:
+            self.scrollTo(self.table_model.index(rows[0], 0))
