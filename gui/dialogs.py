@@ -16,7 +16,11 @@ def format_quality(report: Any) -> str:
         f"Voices found: {int(report.voices_found)}",
         f"Clipping: {100.0 * float(report.clipping_ratio):.2f} % of samples",
         f"Level: {float(report.level_dbfs):.1f} dBFS",
-        f"Signal-to-noise: {float(report.snr_db):.1f} dB",
+        (
+            "Signal-to-noise: not measurable (too little silence)"
+            if report.snr_db is None
+            else f"Signal-to-noise: {float(report.snr_db):.1f} dB"
+        ),
         f"Verdict: {report.verdict}",
     ]
     lines += [str(m) for m in getattr(report, "messages", ()) or ()]
