@@ -70,9 +70,10 @@ lint: setup
 bench: setup
 	$(PY) bench/run_all.py
 
-package: setup
-	$(PIP) install -q '.[package]'
-	$(PY) packaging/build.py
+# The desktop build uses its own venv (packaging/build/venv) with a CPU-only torch,
+# so no CUDA library ends up in the bundle; see packaging/README.md.
+package:
+	$(PYTHON) packaging/build.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
