@@ -1,0 +1,376 @@
+"""Identification results on disk: JSON (pyannoteAI shape), RTTM, CSV, Audacity labels.
+
+Every writer takes an :class:`~engine.identify.IdentificationResult` or a plain
+sequence of :class:`~engine.segments.Turn` (e.g. turns corrected in the GUI); every
+reader returns turns (and, for JSON, the confidence track). Times are seconds,
+written with millisecond precision (6 decimals for Audacity, as Audacity writes).
+
+JSON follows the output of pyannoteAI's identification job (field names as in its
+documentation)::
+
+    {
+      "identification": [{"speaker": "alice", "start": 1.5, "end": 3.2,
+                          "diarizationSpeaker": "SPEAKER_00", "match": "alice",
+                          "score": 81.2}],
+      "diarization":    [{"speaker": "SPEAKER_00", "start": 1.5, "end": 3.2}],
+      "voiceprints":    [{"speaker": "SPEAKER_00", "match": "alice",
+                          "confidence": {"alice": 81.2, "bob": 12.0}}],
+      "confidence":     {"score": [0, 0, 78, ...], "resolution": 0.02}
+    }
+
+``match`` is null for an unknown speaker (whose ``speaker`` is ``UNKNOWN_nn``).
+``score`` (the turn's 0-100 score) is our addition; readers do not require it.
+The confidence scores are rounded to integers; sample ``i`` is the interval
+``[i * resolution, (i + 1) * resolution)`` (our :class:`ScoreTrack` puts it at its
+centre, ``start = resolution / 2``).
+
+:func:`write` replaces the target atomically (temporary file + rename), so an
+interrupted export never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from engine.errors import ValidationError
+from engine.segments import ScoreTrack, Turn, is_unknown, readonly
+
+Format = Literal["json", "rttm", "csv", "audacity"]
+FORMATS: tuple[str, ...] = ("json", "rttm", "csv", "audacity")
+_SUFFIX = {".json": "json", ".rttm": "rttm", ".csv": "csv", ".txt": "audacity"}
+CSV_FIELDS = ("start", "end", "duration", "speaker", "cluster", "score")
+
+
+def _bad(message: str, location: str | None = None) -> ValidationError:
+    return ValidationError(message, location=location, detail="format.invalid")
+
+
+def _parts(result: Any) -> tuple[list[Turn], Any]:
+    """``(turns sorted by time, result or None)`` for a result or a turn sequence."""
+    turns = getattr(result, "turns", None)
+    if turns is not None:
+        return sorted(turns, key=lambda t: (t.start, t.end, t.speaker)), result
+    if isinstance(result, Sequence) and all(isinstance(t, Turn) for t in result):
+        return sorted(result, key=lambda t: (t.start, t.end, t.speaker)), None
+    raise ValidationError(
+        "Expected an IdentificationResult or a sequence of Turn.", location="result"
+    )
+
+
+def _t(x: float) -> float:
+    return round(float(x), 3)
+
+
+def _time(value: Any, where: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise _bad(f"{value!r} is not a time in seconds.", where) from None
+    if not math.isfinite(v) or v < 0:
+        raise _bad(f"{value!r} is not a valid time in seconds.", where)
+    return v
+
+
+def _turn(start: Any, end: Any, speaker: Any, where: str, **kw: Any) -> Turn:
+    a, b = _time(start, where), _time(end, where)
+    if b < a:
+        raise _bad(f"end {b} is before start {a}.", where)
+    if not isinstance(speaker, str) or not speaker.strip():
+        raise _bad("the speaker label is missing.", where)
+    return Turn(a, b, speaker.strip(), **kw)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def to_json_dict(result: Any, *, confidence: bool = True) -> dict[str, Any]:
+    """The pyannoteAI-shaped JSON object (see the module docstring)."""
+    turns, res = _parts(result)
+    out: dict[str, Any] = {
+        "identification": [
+            {
+                "speaker": t.speaker,
+                "start": _t(t.start),
+                "end": _t(t.end),
+                "diarizationSpeaker": t.cluster or t.speaker,
+                "match": None if is_unknown(t.speaker) else t.speaker,
+                "score": round(float(t.score), 2),
+            }
+            for t in turns
+        ],
+        "diarization": [
+            {"speaker": t.cluster or t.speaker, "start": _t(t.start), "end": _t(t.end)}
+            for t in turns
+        ],
+    }
+    clusters = getattr(res, "clusters", None) if res is not None else None
+    if clusters is not None:
+        out["voiceprints"] = [
+            {
+                "speaker": c.label,
+                "match": None if is_unknown(c.speaker) else c.speaker,
+                "confidence": {k: round(float(v), 2) for k, v in getattr(c, "matches", ())},
+            }
+            for c in clusters
+        ]
+    track = getattr(res, "confidence", None) if res is not None else None
+    if confidence and track is not None:
+        out["confidence"] = {
+            "score": np.rint(np.asarray(track.values, dtype=np.float64)).astype(int).tolist(),
+            "resolution": float(track.step),
+        }
+    return out
+
+
+def to_json(result: Any, *, confidence: bool = True, indent: int | None = None) -> str:
+    """Serialize to pyannoteAI-shaped JSON text."""
+    return json.dumps(to_json_dict(result, confidence=confidence), indent=indent)
+
+
+def from_json(data: str | bytes | dict[str, Any]) -> tuple[list[Turn], ScoreTrack | None]:
+    """Read turns (from ``identification``, else ``diarization``) and the confidence track.
+
+    Accepts the job output itself or a job object with it under ``"output"``.
+    """
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _bad(f"Not valid JSON: {exc}.", "json") from None
+    if isinstance(data, dict) and isinstance(data.get("output"), dict):
+        data = data["output"]
+    if not isinstance(data, dict):
+        raise _bad("Expected a JSON object with an 'identification' list.", "json")
+    key = "identification" if "identification" in data else "diarization"
+    items = data.get(key)
+    if not isinstance(items, list):
+        raise _bad("Expected an 'identification' or 'diarization' list.", key)
+    turns: list[Turn] = []
+    for i, it in enumerate(items):
+        where = f"{key}[{i}]"
+        if not isinstance(it, dict):
+            raise _bad("Expected an object.", where)
+        cluster = (
+            it.get("diarizationSpeaker", "") if key == "identification" else it.get("speaker", "")
+        )
+        score = it.get("score", 0.0)
+        try:
+            score = float(score)
+        except (TypeError, ValueError):
+            raise _bad("score must be a number.", where) from None
+        turns.append(
+            _turn(
+                it.get("start"),
+                it.get("end"),
+                it.get("speaker"),
+                where,
+                score=score,
+                cluster=str(cluster or ""),
+            )
+        )
+    track = None
+    conf = data.get("confidence")
+    if isinstance(conf, dict) and "score" in conf:
+        res = conf.get("resolution", 0.02)
+        try:
+            step = float(res)
+            values = np.asarray(conf["score"], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise _bad(
+                "confidence must hold a list of numbers and a resolution.", "confidence"
+            ) from None
+        if values.ndim != 1 or not (step > 0) or not np.isfinite(values).all():
+            raise _bad("confidence must hold a list of numbers and a resolution.", "confidence")
+        track = ScoreTrack(start=step / 2, step=step, values=readonly(values))
+    return turns, track
+
+
+# --------------------------------------------------------------------------- RTTM
+
+
+def _rttm_token(s: str) -> str:
+    return "_".join(s.split()) or "<NA>"
+
+
+def to_rttm(result: Any, *, uri: str = "audio") -> str:
+    """NIST RTTM: one ``SPEAKER uri 1 start duration <NA> <NA> label <NA> <NA>`` per turn."""
+    turns, _ = _parts(result)
+    uri = _rttm_token(uri)
+    lines = [
+        f"SPEAKER {uri} 1 {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> "
+        f"{_rttm_token(t.speaker)} <NA> <NA>"
+        for t in turns
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
+def from_rttm(text: str) -> list[Turn]:
+    """Read the ``SPEAKER`` lines of an RTTM file (other record types are skipped)."""
+    turns: list[Turn] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        f = line.split()
+        if not f or f[0].startswith("#") or f[0] != "SPEAKER":
+            continue
+        where = f"line {n}"
+        if len(f) < 8:
+            raise _bad("an RTTM SPEAKER line needs at least 8 fields.", where)
+        start = _time(f[3], where)
+        dur = _time(f[4], where)
+        turns.append(_turn(start, start + dur, f[7], where))
+    return turns
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def to_csv(result: Any) -> str:
+    """CSV with a header: ``start,end,duration,speaker,cluster,score``."""
+    turns, _ = _parts(result)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_FIELDS)
+    for t in turns:
+        w.writerow(
+            [
+                f"{t.start:.3f}",
+                f"{t.end:.3f}",
+                f"{t.end - t.start:.3f}",
+                t.speaker,
+                t.cluster,
+                f"{t.score:.2f}",
+            ]
+        )
+    return buf.getvalue()
+
+
+def from_csv(text: str) -> list[Turn]:
+    """Read CSV written by :func:`to_csv` (``start``, ``end``, ``speaker`` required)."""
+    reader = csv.DictReader(io.StringIO(text))
+    fields = set(reader.fieldnames or [])
+    if not {"start", "end", "speaker"} <= fields:
+        raise _bad("CSV needs the columns start, end and speaker.", "header")
+    turns: list[Turn] = []
+    for n, row in enumerate(reader, 2):
+        where = f"line {n}"
+        score = row.get("score") or 0.0
+        try:
+            score = float(score)
+        except (TypeError, ValueError):
+            raise _bad("score must be a number.", where) from None
+        turns.append(
+            _turn(
+                row.get("start"),
+                row.get("end"),
+                row.get("speaker"),
+                where,
+                score=score,
+                cluster=row.get("cluster") or "",
+            )
+        )
+    return turns
+
+
+# --------------------------------------------------------------------------- Audacity
+
+
+def to_audacity(result: Any) -> str:
+    """Audacity label track: ``start<TAB>end<TAB>label`` per line."""
+    turns, _ = _parts(result)
+    return "".join(f"{t.start:.6f}\t{t.end:.6f}\t{' '.join(t.speaker.split())}\n" for t in turns)
+
+
+def from_audacity(text: str) -> list[Turn]:
+    """Read an Audacity label track (spectral-selection lines starting with ``\\`` are skipped)."""
+    turns: list[Turn] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("\\"):
+            continue
+        f = line.split("\t")
+        where = f"line {n}"
+        if len(f) < 3:
+            raise _bad("an Audacity label line needs start, end and a label.", where)
+        turns.append(_turn(f[0], f[1], f[2], where))
+    return turns
+
+
+# --------------------------------------------------------------------------- files
+
+
+def format_for(path: str | os.PathLike[str]) -> str:
+    """The format implied by a file suffix (.json, .rttm, .csv, .txt = Audacity)."""
+    fmt = _SUFFIX.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValidationError(
+            f"Cannot tell the export format from {Path(path).name!r}: use .json, .rttm, "
+            ".csv or .txt (Audacity labels), or name the format.",
+            location="path",
+        )
+    return fmt
+
+
+def dumps(result: Any, fmt: str, *, uri: str = "audio") -> str:
+    """The text of ``result`` in ``fmt`` (one of :data:`FORMATS`)."""
+    if fmt == "json":
+        return to_json(result, indent=1)
+    if fmt == "rttm":
+        return to_rttm(result, uri=uri)
+    if fmt == "csv":
+        return to_csv(result)
+    if fmt == "audacity":
+        return to_audacity(result)
+    raise ValidationError(
+        f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.", location="fmt"
+    )
+
+
+def write(
+    result: Any, path: str | os.PathLike[str], fmt: str | None = None, *, uri: str | None = None
+) -> Path:
+    """Write ``result`` to ``path`` atomically; ``fmt`` defaults to the suffix's format.
+
+    Returns the path written. RTTM's file id defaults to the file's stem.
+    """
+    p = Path(path)
+    fmt = fmt or format_for(p)
+    text = dumps(result, fmt, uri=uri or p.stem)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+def read(path: str | os.PathLike[str], fmt: str | None = None) -> list[Turn]:
+    """Read turns from a file in any of :data:`FORMATS` (``fmt`` defaults to the suffix's)."""
+    p = Path(path)
+    fmt = fmt or format_for(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _bad(f"Cannot read {p.name}: {exc}.", str(p)) from None
+    if fmt == "json":
+        return from_json(text)[0]
+    if fmt == "rttm":
+        return from_rttm(text)
+    if fmt == "csv":
+        return from_csv(text)
+    if fmt == "audacity":
+        return from_audacity(text)
+    raise ValidationError(f"Unknown format {fmt!r}.", location="fmt")

@@ -1,0 +1,152 @@
+"""Formats: golden output and round trips for JSON (pyannoteAI shape), RTTM, CSV, Audacity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import formats
+from engine.errors import ValidationError
+from engine.identify import ClusterInfo, IdentificationResult
+from engine.segments import ScoreTrack, Turn, readonly
+
+TURNS = (
+    Turn(0.5, 2.25, "alice", 81.234, "SPEAKER_00"),
+    Turn(2.0, 3.0, "UNKNOWN_00", 12.5, "SPEAKER_01"),
+    Turn(3.5, 7.125, "alice", 81.234, "SPEAKER_00"),
+)
+
+
+def _result() -> IdentificationResult:
+    conf = ScoreTrack(0.01, 0.02, readonly(np.array([0, 80.4, 79.6, 0], np.float32)))
+    cent = readonly(np.ones(4, np.float32) / 2)
+    clusters = (
+        ClusterInfo("SPEAKER_00", "alice", 81.23, 5.375, cent, (("alice", 81.23), ("bob", 20.0))),
+        ClusterInfo("SPEAKER_01", "UNKNOWN_00", 12.5, 1.0, cent, (("bob", 12.5),)),
+    )
+    return IdentificationResult(TURNS, conf, None, (), clusters, 8.0, "m", 2)
+
+
+def test_json_golden_shape():
+    d = json.loads(formats.to_json(_result()))
+    assert d["identification"][0] == {
+        "speaker": "alice",
+        "start": 0.5,
+        "end": 2.25,
+        "diarizationSpeaker": "SPEAKER_00",
+        "match": "alice",
+        "score": 81.23,
+    }
+    assert d["identification"][1]["match"] is None
+    assert d["identification"][1]["speaker"] == "UNKNOWN_00"
+    assert d["diarization"][1] == {"speaker": "SPEAKER_01", "start": 2.0, "end": 3.0}
+    assert d["voiceprints"] == [
+        {"speaker": "SPEAKER_00", "match": "alice", "confidence": {"alice": 81.23, "bob": 20.0}},
+        {"speaker": "SPEAKER_01", "match": None, "confidence": {"bob": 12.5}},
+    ]
+    assert d["confidence"] == {"score": [0, 80, 80, 0], "resolution": 0.02}
+
+
+def test_json_round_trip():
+    turns, track = formats.from_json(formats.to_json(_result()))
+    assert tuple(turns) == tuple(
+        Turn(t.start, t.end, t.speaker, round(t.score, 2), t.cluster) for t in TURNS
+    )
+    assert track is not None and track.step == 0.02 and track.start == 0.01
+    np.testing.assert_array_equal(track.values, [0, 80, 80, 0])
+    # a job object with the output inside, and plain turns without confidence
+    turns2, track2 = formats.from_json({"output": json.loads(formats.to_json(list(TURNS)))})
+    assert [t.speaker for t in turns2] == [t.speaker for t in TURNS] and track2 is None
+
+
+def test_rttm_golden_and_round_trip():
+    text = formats.to_rttm(_result(), uri="my file")
+    assert text.splitlines()[0] == "SPEAKER my_file 1 0.500 1.750 <NA> <NA> alice <NA> <NA>"
+    back = formats.from_rttm(text)
+    assert [(t.start, t.end, t.speaker) for t in back] == [
+        (t.start, t.end, t.speaker) for t in TURNS
+    ]
+
+
+def test_rttm_reads_the_pyannote_reference(data_dir: Path):
+    turns = formats.from_rttm((data_dir / "pyannote_sample.rttm").read_text())
+    assert len(turns) == 10 and {t.speaker for t in turns} == {"speaker90", "speaker91"}
+    assert turns[0].start == pytest.approx(6.69) and turns[0].end == pytest.approx(7.12)
+
+
+def test_csv_golden_and_round_trip():
+    text = formats.to_csv(_result())
+    lines = text.splitlines()
+    assert lines[0] == "start,end,duration,speaker,cluster,score"
+    assert lines[1] == "0.500,2.250,1.750,alice,SPEAKER_00,81.23"
+    back = formats.from_csv(text)
+    assert [(t.start, t.end, t.speaker, t.cluster) for t in back] == [
+        (t.start, t.end, t.speaker, t.cluster) for t in TURNS
+    ]
+    assert back[0].score == pytest.approx(81.23)
+
+
+def test_audacity_golden_and_round_trip():
+    text = formats.to_audacity(TURNS)
+    assert text.splitlines()[0] == "0.500000\t2.250000\talice"
+    # Audacity's spectral selection lines are skipped
+    text2 = text.replace("alice\n", "alice\n\\\t100.0\t2000.0\n", 1)
+    back = formats.from_audacity(text2)
+    assert [(t.start, t.end, t.speaker) for t in back] == [
+        (t.start, t.end, t.speaker) for t in TURNS
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".rttm", ".csv", ".txt"])
+def test_write_and_read_files(tmp_path: Path, suffix: str):
+    p = formats.write(_result(), tmp_path / f"out{suffix}")
+    back = formats.read(p)
+    assert [(t.start, t.end, t.speaker) for t in back] == [
+        (t.start, t.end, t.speaker) for t in TURNS
+    ]
+    assert [x.name for x in tmp_path.iterdir()] == [p.name]  # no temporary left behind
+
+
+def test_interrupted_write_leaves_old_file(tmp_path: Path, monkeypatch):
+    p = formats.write(TURNS, tmp_path / "out.csv")
+    before = p.read_text()
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(formats.os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        formats.write(TURNS[:1], p)
+    assert p.read_text() == before
+    assert [x.name for x in tmp_path.iterdir()] == ["out.csv"]
+
+
+@pytest.mark.parametrize(
+    ("fn", "text"),
+    [
+        (formats.from_json, "{not json"),
+        (formats.from_json, '{"identification": [{"start": 1, "end": 0.5, "speaker": "a"}]}'),
+        (formats.from_json, '{"identification": [{"start": "x", "end": 2, "speaker": "a"}]}'),
+        (formats.from_rttm, "SPEAKER f 1 0.0"),
+        (formats.from_rttm, "SPEAKER f 1 nan 1.0 <NA> <NA> a <NA> <NA>"),
+        (formats.from_csv, "a,b\n1,2\n"),
+        (formats.from_csv, "start,end,speaker\n1,0,a\n"),
+        (formats.from_audacity, "1.0\n"),
+        (formats.from_audacity, "1.0\t2.0\t \n"),
+    ],
+)
+def test_bad_input_gives_typed_errors(fn, text):
+    with pytest.raises(ValidationError):
+        fn(text)
+
+
+def test_unknown_format_and_suffix(tmp_path: Path):
+    with pytest.raises(ValidationError):
+        formats.write(TURNS, tmp_path / "x.doc")
+    with pytest.raises(ValidationError):
+        formats.dumps(TURNS, "xml")
+    with pytest.raises(ValidationError):
+        formats.to_csv(["not a turn"])
