@@ -85,7 +85,8 @@ class LibraryPanel(QWidget):
             if int(info.id) in keep:
                 item.setSelected(True)
         total = sum(float(s.seconds) for s in self.speakers)
-        self.summary.setText(f"{len(self.speakers)} speakers · {total:.0f} s enrolled")
+        n = len(self.speakers)
+        self.summary.setText(f"{n} speaker{'' if n == 1 else 's'} · {total:.0f} s enrolled")
         self._apply_filter(self.filter.text())
 
     def selected_ids(self) -> list[int]:
