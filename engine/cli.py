@@ -184,31 +184,16 @@ def _current_model_id() -> str | None:
     return model_id if isinstance(model_id, str) else None
 
 
-def _engine_function(name: str) -> Callable[..., Any]:
-    """``engine.enroll.<name>`` (or ``engine.voiceprint.<name>``), imported on first use."""
-    import importlib
-
-    for module in ("engine.enroll", "engine.voiceprint"):
-        try:
-            fn = getattr(importlib.import_module(module), name, None)
-        except ImportError:
-            continue
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    from engine.errors import ModelUnavailable
-
-    raise ModelUnavailable(
-        f"Voiceprint extraction ({name}) is not available in this installation.",
-        location="engine.enroll",
-    )
-
-
 def _extract_fn() -> Callable[..., Any]:
-    return _engine_function("extract_voiceprint")
+    from engine.enroll import extract_voiceprint  # imports torch: only when needed
+
+    return extract_voiceprint
 
 
 def _extract_per_channel_fn() -> Callable[..., Any]:
-    return _engine_function("extract_per_channel")
+    from engine.enroll import extract_per_channel
+
+    return extract_per_channel
 
 
 def _load(path: str, *, channel_mode: str = "mix", channels: Sequence[int] | None = None) -> Any:

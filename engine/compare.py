@@ -9,11 +9,12 @@ voiceprints and ``len_a * len_b`` is at most 1,000,000 (both configurable).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from engine.calibration import cosine_to_score
 from engine.errors import InvalidVoiceprint, ModelMismatch, SizeLimitExceeded, ValidationError
 from engine.voiceprint import Voiceprint
 
@@ -38,20 +39,6 @@ class ComparisonResult:
     @property
     def shape(self) -> tuple[int, int]:
         return (int(self.cosine.shape[0]), int(self.cosine.shape[1]))
-
-
-def _cosine_to_score() -> Callable[[np.ndarray], np.ndarray]:
-    """engine.calibration's mapping, or ``50 + 50 * cos`` until that module exists."""
-    try:
-        from engine.calibration import cosine_to_score
-    except ImportError:
-
-        def cosine_to_score(cos: np.ndarray) -> np.ndarray:
-            out = np.multiply(cos, np.float32(50.0), dtype=np.float32)
-            out += np.float32(50.0)
-            return np.clip(out, 0.0, 100.0, out=out)
-
-    return cosine_to_score  # type: ignore[return-value]
 
 
 def _check_limit(value: object, name: str) -> int:
@@ -147,7 +134,7 @@ def compare(
     b = np.stack([vp.vector for vp in list_b])
     cosine = a @ b.T  # float32, one BLAS call
     np.clip(cosine, -1.0, 1.0, out=cosine)
-    score = np.asarray(_cosine_to_score()(cosine), dtype=np.float32)
+    score = np.asarray(cosine_to_score(cosine), dtype=np.float32)
     if score is cosine or not score.flags.writeable:
         score = score.copy()
     np.clip(score, 0.0, 100.0, out=score)

@@ -60,18 +60,7 @@ def synthetic_voice(seconds: float = 8.0, rate: int = 16000, seed: int = 0) -> n
     return (0.5 * x / max(np.max(np.abs(x)), 1e-9)).astype(np.float32)
 
 
-def _extractor() -> Callable[..., Any]:
-    """``extract_voiceprint`` from ``engine.enroll`` or ``engine.voiceprint``."""
-    import importlib
 
-    for name in ("engine.enroll", "engine.voiceprint"):
-        try:
-            fn = getattr(importlib.import_module(name), "extract_voiceprint", None)
-        except ImportError:
-            continue
-        if fn is not None:
-            return fn  # type: ignore[no-any-return]
-    raise ImportError("the engine has no extract_voiceprint")
 
 
 def run(progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> dict[str, Any]:
@@ -139,9 +128,10 @@ def run(progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -
         return f"{e.shape[0]} windows -> {enc.dim}-d ({enc.model_id})"
 
     def voiceprint() -> str:
+        from engine.enroll import extract_voiceprint
         from engine.voiceprint import Voiceprint
 
-        res = _extractor()(state["audio"])
+        res = extract_voiceprint(state["audio"])
         vp = res.voiceprint
         back = Voiceprint.from_bytes(vp.to_bytes())
         if back != vp or Voiceprint.from_base64(vp.to_base64()) != vp:

@@ -281,22 +281,3 @@ def mean_voiceprint(voiceprints: Sequence[Voiceprint]) -> Voiceprint:
         )
     return Voiceprint(mean, first.model_id)
 
-
-_EXTRACTION_NAMES = ("extract_voiceprint", "extract_per_channel", "QualityReport")
-
-
-def __getattr__(name: str) -> Any:
-    """Re-export extraction lazily from ``engine.enroll`` when that module provides it.
-
-    Extraction needs the models (torch); this module must stay light and must not
-    import them, so ``from engine.voiceprint import extract_voiceprint`` resolves here
-    on first use.
-    """
-    if name in _EXTRACTION_NAMES:
-        try:
-            import engine.enroll as enroll
-        except ImportError as exc:
-            raise AttributeError(f"{name} is not available: {exc}") from None
-        if hasattr(enroll, name):
-            return getattr(enroll, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

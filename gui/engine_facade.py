@@ -103,7 +103,9 @@ class Engine:
     # -- engine work (call from jobs) --------------------------------------------------
     def extract_voiceprint(self, audio: Any, progress: ProgressFn = no_progress,
                            cancel: CancelToken | None = None) -> Any:
-        return _extractor()(audio, progress=progress, cancel=cancel)
+        from engine.enroll import extract_voiceprint  # torch loads on the worker, not at start
+
+        return extract_voiceprint(audio, progress=progress, cancel=cancel)
 
     def identify(self, audio: Any, voiceprints: Mapping[str, Any], *,
                  num_speakers: int | None = None, threshold: float | None = None,
@@ -117,17 +119,3 @@ class Engine:
         from engine import formats
 
         formats.write(result, path, fmt)
-
-
-def _extractor() -> Any:
-    """``extract_voiceprint`` from ``engine.enroll`` or ``engine.voiceprint`` (where it lives)."""
-    import importlib
-
-    for name in ("engine.enroll", "engine.voiceprint"):
-        try:
-            fn = getattr(importlib.import_module(name), "extract_voiceprint", None)
-        except ImportError:
-            continue
-        if fn is not None:
-            return fn
-    raise ImportError("the engine has no extract_voiceprint")

@@ -6,7 +6,6 @@ enroll / voiceprint / identify load the real models and are marked ``slow``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import stat
@@ -311,29 +310,11 @@ def test_media_error_exit_3(capsys, tmp_path: Path) -> None:
 
 
 # -- model-backed commands (real models) --------------------------------------------------------
-def _have(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ImportError:
-        return False
 
 
-def _can_extract() -> bool:
-    """Extraction is there (checked without importing torch at collection time)."""
-    import engine.voiceprint
-
-    have_fn = _have("engine.enroll") or hasattr(engine.voiceprint, "extract_voiceprint")
-    return have_fn and _have("engine.encoder") and _have("engine.vad")
-
-
-needs_models = pytest.mark.skipif(
-    not _can_extract(),
-    reason="voiceprint extraction (engine.enroll / engine.encoder) is not in this tree",
-)
 
 
 @pytest.mark.slow
-@needs_models
 def test_enroll_voiceprint_compare_with_models(capsys, lib: Library, tmp_path: Path) -> None:
     wav_a = DATA / "arctic_slt_a0009.wav"
     wav_b = DATA / "arctic_pysptk_a0007.wav"
@@ -360,10 +341,6 @@ def test_enroll_voiceprint_compare_with_models(capsys, lib: Library, tmp_path: P
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not (_have("engine.identify") and _have("engine.formats") and _have("engine.encoder")),
-    reason="engine.identify / engine.formats / engine.encoder are not in this tree",
-)
 def test_identify_outputs_names(capsys, lib: Library, tmp_path: Path) -> None:
     import soundfile as sf
 

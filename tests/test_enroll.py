@@ -167,13 +167,6 @@ def test_progress_is_monotonic_and_cancel_stops(clips: dict[str, np.ndarray]) ->
     assert stub.windows == 0
 
 
-def test_lazy_reexport_from_voiceprint_module() -> None:
-    from engine import voiceprint
-
-    assert voiceprint.extract_voiceprint is enroll.extract_voiceprint
-    assert voiceprint.QualityReport is enroll.QualityReport
-
-
 def test_calibration_mapping() -> None:
     from engine import calibration as cal
 
