@@ -81,13 +81,20 @@ def _time(value: Any, where: str) -> float:
     return v
 
 
-def _turn(start: Any, end: Any, speaker: Any, where: str, **kw: Any) -> Turn:
+def _turn(
+    start: Any, end: Any, speaker: Any, where: str, *, score: Any = 0.0, cluster: str = ""
+) -> Turn:
+    """A validated Turn from parsed fields (``score`` may be a number or numeric text)."""
     a, b = _time(start, where), _time(end, where)
     if b < a:
         raise _bad(f"end {b} is before start {a}.", where)
     if not isinstance(speaker, str) or not speaker.strip():
         raise _bad("the speaker label is missing.", where)
-    return Turn(a, b, speaker.strip(), **kw)
+    try:
+        value = float(score)
+    except (TypeError, ValueError):
+        raise _bad("score must be a number.", where) from None
+    return Turn(a, b, speaker.strip(), value, cluster)
 
 
 # --------------------------------------------------------------------------- JSON
@@ -163,18 +170,13 @@ def from_json(data: str | bytes | dict[str, Any]) -> tuple[list[Turn], ScoreTrac
         cluster = (
             it.get("diarizationSpeaker", "") if key == "identification" else it.get("speaker", "")
         )
-        score = it.get("score", 0.0)
-        try:
-            score = float(score)
-        except (TypeError, ValueError):
-            raise _bad("score must be a number.", where) from None
         turns.append(
             _turn(
                 it.get("start"),
                 it.get("end"),
                 it.get("speaker"),
                 where,
-                score=score,
+                score=it.get("score", 0.0),
                 cluster=str(cluster or ""),
             )
         )
@@ -262,18 +264,13 @@ def from_csv(text: str) -> list[Turn]:
     turns: list[Turn] = []
     for n, row in enumerate(reader, 2):
         where = f"line {n}"
-        score = row.get("score") or 0.0
-        try:
-            score = float(score)
-        except (TypeError, ValueError):
-            raise _bad("score must be a number.", where) from None
         turns.append(
             _turn(
                 row.get("start"),
                 row.get("end"),
                 row.get("speaker"),
                 where,
-                score=score,
+                score=row.get("score") or 0.0,
                 cluster=row.get("cluster") or "",
             )
         )
