@@ -300,7 +300,7 @@ def test_progress_only_when_asked(capsys) -> None:
 
 
 def test_media_error_exit_3(capsys, tmp_path: Path) -> None:
-    pytest.importorskip("engine.audio")
+    import engine.audio  # noqa: F401
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"RIFF....not really audio" * 10)
     code, data = run_json(capsys, "voiceprint", str(junk), "-o", str(tmp_path / "x.vp"))
@@ -370,8 +370,7 @@ def test_identify_outputs_names(capsys, lib: Library, tmp_path: Path) -> None:
 def test_identify_relabels_ids_with_names(capsys, lib: Library, rng, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Without models: a fake identify() returning speaker ids; outputs must carry names."""
-    identify_mod = pytest.importorskip("engine.identify")
-    pytest.importorskip("engine.formats")
+    import engine.identify as identify_mod
     from engine.segments import Turn
 
     monkeypatch.setattr(cli, "_current_model_id", lambda: MODEL)

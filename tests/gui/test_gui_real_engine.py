@@ -4,7 +4,6 @@ result (the other speaker must stay unknown); and ``voiceprint-studio --self-tes
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -23,24 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 
-def _engine_ready() -> bool:
-    if any(importlib.util.find_spec(m) is None
-           for m in ("engine.identify", "engine.vad", "engine.encoder")):
-        return False
-    from gui.engine_facade import _extractor
-
-    try:
-        _extractor()
-    except ImportError:
-        return False
-    return True
-
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not _engine_ready(),
-                       reason="engine identify / vad / encoder / extract_voiceprint missing"),
-]
+pytestmark = pytest.mark.slow
 
 
 def test_enroll_and_identify_with_the_real_engine(qtbot, monkeypatch) -> None:
