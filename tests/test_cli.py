@@ -300,7 +300,6 @@ def test_progress_only_when_asked(capsys) -> None:
 
 
 def test_media_error_exit_3(capsys, tmp_path: Path) -> None:
-    import engine.audio  # noqa: F401
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"RIFF....not really audio" * 10)
     code, data = run_json(capsys, "voiceprint", str(junk), "-o", str(tmp_path / "x.vp"))
