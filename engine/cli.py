@@ -176,12 +176,9 @@ def _open_library(expected_model_id: str | None = None) -> Library:
 
 def _current_model_id() -> str | None:
     """The model id of the default speaker encoder, without loading its weights."""
-    try:
-        from engine import encoder
-    except ImportError:
-        return None
-    model_id = getattr(encoder, "ECAPA_MODEL_ID", None)
-    return model_id if isinstance(model_id, str) else None
+    from engine.encoder import ECAPA_MODEL_ID  # the module imports torch only when loading
+
+    return ECAPA_MODEL_ID
 
 
 def _extract_fn() -> Callable[..., Any]:

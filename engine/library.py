@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from engine import paths
+from engine.calibration import cosine_to_score
 from engine.errors import (
     Conflict,
     InvalidVoiceprint,
@@ -803,22 +804,20 @@ class Library:
             return self._speaker_row(conn, speaker_id)
 
     def set_notes(self, speaker_id: int, notes: str) -> SpeakerInfo:
-        notes = _clean_notes(notes)
-        with self._tx() as conn:
-            self._speaker_row(conn, speaker_id)
-            conn.execute(
-                "UPDATE speakers SET notes = ?, updated = ? WHERE id = ?",
-                (notes, _now(), int(speaker_id)),
-            )
-            return self._speaker_row(conn, speaker_id)
+        return self._set_text_field(speaker_id, "notes", _clean_notes(notes))
 
     def set_colour(self, speaker_id: int, colour: str) -> SpeakerInfo:
-        colour = _clean_colour(colour)
+        return self._set_text_field(speaker_id, "colour", _clean_colour(colour))
+
+    def _set_text_field(
+        self, speaker_id: int, column: Literal["notes", "colour"], value: str
+    ) -> SpeakerInfo:
+        """Update one already-validated text column of a speaker, in one transaction."""
         with self._tx() as conn:
             self._speaker_row(conn, speaker_id)
             conn.execute(
-                "UPDATE speakers SET colour = ?, updated = ? WHERE id = ?",
-                (colour, _now(), int(speaker_id)),
+                f"UPDATE speakers SET {column} = ?, updated = ? WHERE id = ?",
+                (value, _now(), int(speaker_id)),
             )
             return self._speaker_row(conn, speaker_id)
 
@@ -1111,7 +1110,7 @@ class Library:
         k = min(top_k, len(ids))
         top = np.argpartition(cosines, len(ids) - k)[-k:] if k < len(ids) else np.arange(len(ids))
         top = top[np.argsort(-cosines[top], kind="stable")]
-        scores = _cosine_to_score(cosines[top].astype(np.float64))
+        scores = cosine_to_score(cosines[top])
         out = []
         with self._lock:
             for rank, row in enumerate(top):
@@ -1274,15 +1273,6 @@ def _stack_rows(rows: Sequence[Any], model_id: str) -> tuple[np.ndarray, np.ndar
         )
     flat = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4")
     return ids, flat.astype(np.float32).reshape(len(rows), dims.pop())
-
-
-def _cosine_to_score(cosines: np.ndarray) -> np.ndarray:
-    """Calibrated 0-100 scores for cosines (engine.calibration when it is there)."""
-    try:
-        from engine.calibration import cosine_to_score
-    except ImportError:  # pragma: no cover - calibration ships with the engine
-        return np.clip((cosines + 1.0) * 50.0, 0.0, 100.0)
-    return np.asarray([float(cosine_to_score(float(c))) for c in cosines], dtype=np.float64)
 
 
 def write_private_atomic(path: Path, data: bytes) -> None:

@@ -17,7 +17,6 @@ import numpy as np
 from engine.jobs import CancelToken, ProgressFn, no_progress
 
 SAMPLE_RATE = 16000
-FALLBACK_THRESHOLD = 50.0
 
 
 class Engine:
@@ -44,12 +43,9 @@ class Engine:
 
     @property
     def default_threshold(self) -> float:
-        try:
-            from engine.calibration import DEFAULT_THRESHOLD
+        from engine.calibration import DEFAULT_THRESHOLD
 
-            return float(DEFAULT_THRESHOLD)
-        except ImportError:
-            return FALLBACK_THRESHOLD
+        return float(DEFAULT_THRESHOLD)
 
     # -- audio -----------------------------------------------------------------------
     def load_audio(self, path: str | Path, *, for_enrollment: bool = False) -> Any:

@@ -734,24 +734,16 @@ class MainWindow(SpeakerActions, QMainWindow):
 
     def _result_from_review(self) -> Any:
         """An ``IdentificationResult`` for a reopened session (no engine result object)."""
-        try:
-            from engine.identify import IdentificationResult
-        except ImportError:
-            return None
+        from engine.identify import IdentificationResult
+
         r = self.review
         assert r is not None
-        values: dict[str, Any] = {
-            "turns": r.turns, "confidence": r.confidence, "speaker_curves": None,
-            "speaker_ids": (), "clusters": (), "model_id": "",
-            "duration": r.duration or (self.audio.duration if self.audio is not None else 0.0),
-            "num_speakers": len(r.labels()),
-        }
-        names = {f.name for f in dataclasses.fields(IdentificationResult)}
-        try:
-            return IdentificationResult(**{k: v for k, v in values.items() if k in names})
-        except TypeError:
-            log.exception("cannot rebuild an IdentificationResult from the session")
-            return None
+        return IdentificationResult(
+            turns=r.turns, confidence=r.confidence, speaker_curves=None,
+            speaker_ids=(), clusters=(), model_id="",
+            duration=r.duration or (self.audio.duration if self.audio is not None else 0.0),
+            num_speakers=len(r.labels()),
+        )
 
     def export_dialog(self) -> None:
         if self.review is None:
