@@ -1,4 +1,5 @@
-"""Measure the ECAPA cosine distributions behind engine/calibration.py and engine/enroll.py.
+"""Measure the cosine distributions behind engine/calibration.py and engine/enroll.py
+(ECAPA), and engine/campp.py (CAM++, ``--encoder campp``).
 
 Real speech only (see tests/data/README.md for provenance and licences):
 - ``pyannote_sample.wav`` + ``.rttm``: 30 s, two speakers (pyannote-audio 4.0.7 wheel, MIT);
@@ -116,10 +117,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data")
     ap.add_argument("--seconds", type=float, default=3.0, help="segment length (s)")
+    ap.add_argument(
+        "--encoder", choices=("ecapa", "campp"), default="ecapa",
+        help="ecapa: the voiceprint model (engine/calibration.py);\n"
+        "campp: the diarization model (engine/campp.py MEMBERSHIP_COSINE)",
+    )
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    enc = default_encoder()
+    if args.encoder == "campp":
+        from engine.campp import default_diarization_encoder
+
+        enc = default_diarization_encoder()
+    else:
+        enc = default_encoder()
     print(f"encoder {enc.model_id} loaded in {time.perf_counter() - t0:.1f} s")
     speech = speaker_speech(args.data)
     for k, v in speech.items():

@@ -9,32 +9,41 @@ The pipeline has the shape of pyannote's speaker-diarization-3.x:
    pauses of :data:`SPLIT_GAP_SECONDS` (the model's speaker identity across a long
    pause is its weakest decision). A run is linked to the previous chunk's run it
    co-activates with on the frames both chunks see (pyannote 2.x "stitching"), so
-   a *unit* follows one voice across chunks. Each unit gets ONE ECAPA embedding,
-   from the chunk where it has the most non-overlapped speech (gathered, at most
+   a *unit* follows one voice across chunks. Each unit gets ONE embedding, from the
+   chunk where it has the most non-overlapped speech (gathered, at most
    :data:`MAX_EMBED_SECONDS`; overlapped speech only when there is too little
-   clean speech); units reaching :data:`UNIT_MAX_SECONDS` start a new one. So
-   each stretch of speech is embedded about once, not once per chunk: ECAPA is
-   where the time goes. Chunks whose peak is under -60 dBFS are not segmented.
+   clean speech); units reaching :data:`UNIT_MAX_SECONDS` start a new one. The
+   embeddings come from the *diarization encoder*, CAM++ (:mod:`engine.campp`),
+   which costs about a quarter of ECAPA per second of audio: a conversation has
+   ~750 pause-delimited units per hour, and embedding all of them with ECAPA would
+   alone take over 100 s per hour on two cores. Chunks whose peak is under
+   -60 dBFS are not segmented.
 3. **Clustering** of the recording's own speakers: average-linkage agglomerative
-   clustering on cosine distance (threshold :data:`CLUSTER_DISTANCE`), or cut at a
-   given number of clusters; small clusters are folded into the nearest large
-   one (as pyannote's ``min_cluster_size``). Long recordings with many embeddings
-   are clustered in two stages (time-ordered groups, then their centroids), so
-   memory stays bounded. Units with too little clean speech to define clusters
-   (under :data:`MIN_CLUSTER_SPEECH`) join the nearest cluster.
+   clustering on cosine distance (threshold: the diarization encoder's
+   ``cluster_distance``, else :data:`CLUSTER_DISTANCE`), or cut at a given number
+   of clusters; small clusters are folded into the nearest large one (as
+   pyannote's ``min_cluster_size``). Long recordings with many embeddings are
+   clustered in two stages (time-ordered groups, then their centroids), so memory
+   stays bounded. Units with too little clean speech to define clusters (under
+   :data:`MIN_CLUSTER_SPEECH`) join the nearest cluster. Then each cluster's most
+   typical units (closest to its centroid, at most :data:`ID_SECONDS_PER_CLUSTER`)
+   are read again and embedded with the voiceprint model (ECAPA): that embedding
+   is what is compared with the library, so voiceprints, calibration and scores
+   are the voiceprint model's.
 4. **Reconstruction**: chunk activations are mapped to global clusters and
    overlap-added on the global frame grid; the number of speakers per frame is
    the rounded mean of the local counts and the most active clusters win
    (pyannote's ``reconstruct``); runs become turns (gaps under
    :data:`MIN_GAP_SECONDS` filled, turns under :data:`MIN_TURN_SECONDS` dropped).
-5. **Identification**: cluster centroids are scored against the voiceprints
+5. **Identification**: the clusters' voiceprint-model embeddings are scored against the voiceprints
    (calibrated 0-100 score, :mod:`engine.calibration`), the Hungarian algorithm
    gives each voiceprint at most one cluster, and a cluster whose score is under
    the threshold stays unknown (``UNKNOWN_00``, ``UNKNOWN_01`` ... in order of
    first appearance).
 
 Audio is consumed in blocks (a path is streamed with
-:func:`engine.audio.iter_blocks`), so peak memory does not grow with duration
+:func:`engine.audio.iter_blocks`, twice: the second pass stops at the last chunk
+that holds a unit chosen for identification), so peak memory does not grow with duration
 except for the per-chunk results (589 x 3 run-map bytes per chunk, an embedding
 per unit) and the confidence track (4 bytes per ``resolution``): about 7 MB per
 hour of audio in all.
@@ -43,6 +52,7 @@ hour of audio in all.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import math
 import os
 import time
@@ -71,9 +81,11 @@ from engine.segmentation import (
 from engine.segments import ScoreTrack, Turn, readonly, unknown_label
 
 SAMPLE_RATE = 16000
-CHUNK_STEP_SECONDS = 5.0
-"""Step between 10 s segmentation chunks (pyannote uses 1 s; 5 s halves the chunks
-per hour relative to 2.5 s at a small accuracy cost, see bench/bench_accuracy.py)."""
+CHUNK_STEP_SECONDS = 7.5
+"""Step between 10 s segmentation chunks. pyannote uses 1 s; here each frame is seen by
+one or two chunks, and consecutive chunks share 2.5 s (148 frames) on which their local
+speakers are linked. Against 5 s it saves a third of the segmentation time (about 8 s
+per hour of audio) with the same DER on the dev set (bench/bench_accuracy.py)."""
 MAX_EMBED_SECONDS = 3.0
 """Clean speech used per (chunk, local speaker) embedding, seconds."""
 MIN_EMBED_SECONDS = 0.5
@@ -98,6 +110,10 @@ UNIT_MAX_SECONDS = 30.0
 embedding) continues it, so a linking error cannot spread over a whole hour."""
 SILENCE_PEAK = 10 ** (-60 / 20)
 """Chunks whose peak stays under -60 dBFS are not segmented (no speech)."""
+ID_SECONDS_PER_CLUSTER = 18.0
+"""Audio per cluster embedded with the voiceprint model when clustering used another one."""
+ID_UNITS_PER_CLUSTER = 8
+"""At most this many stretches per cluster make its voiceprint-model embedding."""
 MIN_GAP_SECONDS = 0.1
 MIN_TURN_SECONDS = 0.1
 MAX_MATCHES = 5
@@ -114,6 +130,8 @@ of several windows than one by one. Calls run on a worker thread while the calle
 polls the cancel token every :data:`_CANCEL_POLL_S`, so cancelling still answers at
 once (the batch in flight finishes in the background and is dropped)."""
 _CANCEL_POLL_S = 0.05
+_ID_BATCH = 8  # stretches per voiceprint-model call in the identification pass
+MIN_EMBED_SAMPLES = 1600  # 0.1 s: the encoders' shortest window
 _RECON_BLOCK_FRAMES = 20_000
 _READ_BLOCK_SECONDS = 60.0  # file blocks streamed by iter_blocks
 _IGNORED = 255  # run map value: active, but too short to be a unit
@@ -162,11 +180,12 @@ class IdentificationResult:
 
     Attributes:
         turns: speaker turns sorted by start time.
-        confidence: per-frame 0-100 confidence of the active speaker (its local
-            embedding's score against the voiceprint its cluster was labelled with,
-            or, for an unknown cluster, against the voiceprint closest to that
-            cluster; the highest of several overlapping speakers), 0 where nobody
-            speaks. Frame ``i`` is the interval ``[i*step, (i+1)*step)`` sampled at its
+        confidence: per-frame 0-100 confidence of the active speaker: the score of
+            its cluster against the voiceprint the cluster was labelled with (for an
+            unknown cluster, the voiceprint closest to it), capped by how well the
+            stretch of speech belongs to its cluster (CAM++ membership score; with a
+            single model, the stretch's own embedding is scored instead); the highest
+            of several overlapping speakers, 0 where nobody speaks. Frame ``i`` is the interval ``[i*step, (i+1)*step)`` sampled at its
             centre: ``start = step / 2``. None when ``confidence=False``.
         speaker_curves: ``(rows, frames)`` 0-100 similarity over time of whoever
             speaks to each voiceprint in ``speaker_ids`` (0 in non-speech); None when
@@ -345,6 +364,65 @@ def _frame_mask_to_samples(mask: np.ndarray) -> np.ndarray:
     return sm
 
 
+def _speech_samples(chunk: np.ndarray, frames: np.ndarray, most: int) -> np.ndarray:
+    """The samples of ``chunk`` under the frame mask ``frames``, at most ``most`` of them
+    (the middle ones): float32 ``(n,)``, a copy."""
+    samples = chunk[_frame_mask_to_samples(frames)]
+    if samples.shape[0] > most:
+        mid = (samples.shape[0] - most) // 2
+        samples = samples[mid : mid + most]
+    return np.array(samples, dtype=np.float32)
+
+
+def _run_frames(run_map: np.ndarray, run: int, clean: bool) -> np.ndarray:
+    """Frame mask of run ``run`` in a chunk's run map (only its single-speaker frames
+    when ``clean``)."""
+    mask = (run_map == run + 1).any(axis=1)
+    if clean:
+        mask &= (run_map > 0).sum(axis=1) == 1
+    return mask
+
+
+def _diarizer(encoder: Any) -> Any:
+    """The bundled CAM++ diarization encoder, or ``encoder`` when it is not installed."""
+    from engine.errors import ModelUnavailable
+
+    try:
+        from engine.campp import default_diarization_encoder
+
+        return default_diarization_encoder()
+    except ModelUnavailable as exc:
+        logging.getLogger(__name__).warning(
+            "CAM++ unavailable (%s); diarizing with the voiceprint model (slower).", exc.message
+        )
+        return encoder
+
+
+def _pick_typical(
+    x: np.ndarray, centroid: np.ndarray, clean: np.ndarray, length: np.ndarray
+) -> np.ndarray:
+    """Indices of the members that best represent a cluster, for its voiceprint-model
+    embedding: those with at least :data:`MIN_CLUSTER_SPEECH` of clean speech, closest
+    to the centroid first, up to :data:`ID_SECONDS_PER_CLUSTER` of audio.
+
+    Args:
+        x: ``(n, d)`` unit-norm member embeddings; centroid: ``(d,)``.
+        clean: ``(n,)`` clean seconds of each member's embedded speech.
+        length: ``(n,)`` seconds of each member's embedded audio.
+    """
+    good = clean >= MIN_CLUSTER_SPEECH
+    cos = x @ centroid
+    order = np.lexsort((-cos, ~good))  # good members first, then by closeness
+    out: list[int] = []
+    total = 0.0
+    for i in order.tolist():
+        if out and (total + length[i] > ID_SECONDS_PER_CLUSTER or len(out) >= ID_UNITS_PER_CLUSTER):
+            break
+        out.append(i)
+        total += float(length[i])
+    return np.array(out, dtype=np.int64)
+
+
 # --------------------------------------------------------------------------- clustering
 
 
@@ -375,9 +453,11 @@ def _cluster(
     num: int | None,
     lo: int | None,
     hi: int | None,
+    distance: float = CLUSTER_DISTANCE,
 ) -> np.ndarray:
     """Cluster unit-norm embeddings ``x (n, d)`` weighted by seconds ``w (n,)``.
 
+    ``distance`` is the average-linkage cosine distance at which clusters stop merging.
     Returns int labels ``(n,)`` in ``0..k-1``.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
@@ -393,17 +473,19 @@ def _cluster(
         weights: list[float] = []
         for g in range(groups):
             sl = slice(g * n // groups, (g + 1) * n // groups)
-            lab = _ahc_labels(x[sl], CLUSTER_DISTANCE * 0.5)
+            lab = _ahc_labels(x[sl], distance * 0.5)
             k = int(lab.max()) + 1
             member[sl] = lab + len(cents)
             cw = np.bincount(lab, weights=w[sl], minlength=k)
             cents.extend(_centroids(x[sl], w[sl], lab, k))
             weights.extend(cw.tolist())
-        top = _cluster(np.stack(cents), np.asarray(weights), num=num, lo=lo, hi=hi)
+        top = _cluster(
+            np.stack(cents), np.asarray(weights), num=num, lo=lo, hi=hi, distance=distance
+        )
         return top[member]
 
     z = linkage(x, method="average", metric="cosine")
-    labels = fcluster(z, t=CLUSTER_DISTANCE, criterion="distance") - 1
+    labels = fcluster(z, t=distance, criterion="distance") - 1
     labels = _fold_small(x, w, labels, MIN_CLUSTER_SECONDS)
     k_auto = int(labels.max()) + 1
     want = num
@@ -463,6 +545,7 @@ def identify(
     confidence: bool = True,
     resolution: float = 0.02,
     encoder: Any = None,
+    diarization_encoder: Any = None,
     segmenter: Segmenter | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
@@ -480,8 +563,13 @@ def identify(
             (default :data:`engine.calibration.DEFAULT_THRESHOLD`).
         confidence: compute the confidence track and speaker curves.
         resolution: confidence frame step, seconds (0.02 by default, as pyannoteAI).
-        encoder: a :class:`engine.encoder.SpeakerEncoder` (default
-            :func:`engine.encoder.default_encoder`).
+        encoder: the voiceprint model, a :class:`engine.encoder.SpeakerEncoder`
+            (default :func:`engine.encoder.default_encoder`, ECAPA).
+        diarization_encoder: the model that embeds every stretch of speech for
+            clustering (default: the bundled CAM++ of :mod:`engine.campp`, or
+            ``encoder`` when CAM++ is not installed). When it differs from
+            ``encoder``, only each cluster's most typical speech (at most
+            :data:`ID_SECONDS_PER_CLUSTER`) is embedded with ``encoder`` for scoring.
         segmenter: the segmentation model (default: the packaged one).
         progress, cancel: job hooks; progress is monotonic 0 -> 1 and ``cancel`` is
             polled every 50 ms while a model batch runs (on a worker thread), so a
@@ -524,6 +612,9 @@ def identify(
 
         encoder = default_encoder()
     model_id = str(getattr(encoder, "model_id", ""))
+    dia = diarization_encoder if diarization_encoder is not None else _diarizer(encoder)
+    separate = dia is not encoder and str(getattr(dia, "model_id", "")) != model_id
+    distance = float(getattr(dia, "cluster_distance", CLUSTER_DISTANCE))
     ids = [str(k) for k in voiceprints]
     vecs: list[np.ndarray] = []
     for key, vp in voiceprints.items():
@@ -561,12 +652,16 @@ def identify(
     unit_speech: list[float] = []  # seconds of activity (weights for clustering)
     unit_clean: dict[int, float] = {}  # clean seconds of the embedded speech
     unit_vec: dict[int, np.ndarray] = {}
-    cand: dict[int, tuple[int, bool, np.ndarray]] = {}  # unit -> (clean frames, clean?, samples)
+    # unit -> (clean frames, clean?, samples, chunk, run): the best speech seen so far
+    cand: dict[int, tuple[int, bool, np.ndarray, int, int]] = {}
+    # unit -> (chunk, run, clean?, samples) of the speech it was embedded from
+    unit_loc: dict[int, tuple[int, int, bool, int]] = {}
     pend: list[tuple[int, float, np.ndarray]] = []  # (unit, clean s, samples)
     prev: dict[str, Any] = {"masks": None, "units": []}
     # batch caps bound the transient activations (ECAPA: ~17 MB per second embedded)
     seg_pace = _Pacer(_BATCH_TARGET_S, 4, 8)
-    emb_pace = _Pacer(_BATCH_TARGET_S, 12 * SAMPLE_RATE, 16 * SAMPLE_RATE)
+    batch_s = float(getattr(dia, "batch_seconds", 16.0))
+    emb_pace = _Pacer(_BATCH_TARGET_S, int(12 * SAMPLE_RATE), int(batch_s * SAMPLE_RATE))
     min_active = int(round(MIN_ACTIVE_SECONDS / FRAME_STEP_S))
     min_clean = int(round(MIN_EMBED_SECONDS / FRAME_STEP_S))
     max_emb = int(round(MAX_EMBED_SECONDS * SAMPLE_RATE))
@@ -596,7 +691,7 @@ def identify(
             for i, p in enumerate(take):
                 batch[i, : p[2].shape[0]] = p[2]
             t0 = time.perf_counter()
-            e = np.asarray(work(encoder.embed, batch, lengths=lens), dtype=np.float32)
+            e = np.asarray(work(dia.embed, batch, lengths=lens), dtype=np.float32)
             emb_pace.timed(float(batch.size), time.perf_counter() - t0)
             for p, v in zip(take, e, strict=True):
                 unit_vec[p[0]] = v
@@ -606,6 +701,7 @@ def identify(
         c = cand.pop(u, None)
         if c is not None and c[2].shape[0] >= MIN_EMBED_SECONDS * SAMPLE_RATE * 0.5:
             pend.append((u, c[0] * FRAME_STEP_S if c[1] else 0.0, c[2]))
+            unit_loc[u] = (c[3], c[4], c[1], c[2].shape[0])
 
     def add_chunk(chunk: np.ndarray, act: np.ndarray) -> None:
         ci = len(acts)
@@ -652,11 +748,8 @@ def identify(
             old = cand.get(u)
             if old is None or (old[0] < max_emb_frames and n_clean > old[0]):
                 use_clean = n_clean >= min_clean
-                samples = chunk[_frame_mask_to_samples(clean if use_clean else mask)]
-                if samples.shape[0] > max_emb:
-                    mid = (samples.shape[0] - max_emb) // 2
-                    samples = samples[mid : mid + max_emb]
-                cand[u] = (n_clean, use_clean, np.array(samples, dtype=np.float32))
+                samples = _speech_samples(chunk, clean if use_clean else mask, max_emb)
+                cand[u] = (n_clean, use_clean, samples, ci, j)
         for u in units_prev:
             if u not in units_now:
                 close(u)
@@ -718,17 +811,39 @@ def identify(
         good = secs >= MIN_CLUSTER_SPEECH
         if not good.any():
             good = np.ones(n_emb, dtype=bool)
-        labels_good = _cluster(X[good], weight[good], num=num, lo=lo, hi=hi)
+        labels_good = _cluster(X[good], weight[good], num=num, lo=lo, hi=hi, distance=distance)
         K = int(labels_good.max()) + 1
         C = _centroids(X[good], weight[good], labels_good, K)
         labels = np.argmax(X @ C.T, axis=1)
         labels[good] = labels_good
-        C = _centroids(X, weight, labels, K)
+        # A unit seen only in overlap (no clean speech) that resembles no cluster is
+        # mostly the segmentation doubling one voice: it gets no cluster (its frames
+        # do not vote), rather than the nearest one.
+        member_fn = getattr(dia, "membership_score", None)
+        if member_fn is not None:
+            fit = np.asarray(member_fn(np.einsum("nd,nd->n", X, C[labels])), dtype=np.float32)
+            labels[(secs <= 0.0) & ~good & (fit.reshape(-1) < 50.0)] = -1
+        kept = labels >= 0
+        C = _centroids(X[kept], weight[kept], labels[kept], K)
     else:
         K = 0
         labels = np.zeros(0, dtype=np.int64)
         C = np.zeros((0, X.shape[1]), dtype=np.float32)
     check()
+
+    # ---- phase 2b: voiceprint-model embeddings of each cluster's most typical speech ----------
+    C_dia = C
+    if separate and K:
+        progress(0.87, "Identifying")
+        work = _Worker(cancel)
+        try:
+            C = _cluster_embeddings(
+                audio, step, acts, [unit_loc[int(u)] for u in emb_units], X, labels, C, secs,
+                encoder, work, check,
+            )
+        finally:
+            work.close()
+        check()
 
     # (chunk, local speaker) -> embedding row -> cluster
     n_chunks = len(acts)
@@ -758,9 +873,21 @@ def identify(
         else np.zeros(0, dtype=np.int64)
     )
     # per local embedding: score against its cluster's reference voiceprint
+    # With a separate diarization model a stretch scores as its cluster does, capped by
+    # how well it belongs to that cluster (a doubtful assignment is a doubtful label).
+    member = np.full(n_emb, 100.0, dtype=np.float32)
+    member_fn = getattr(dia, "membership_score", None)
+    if separate and n_emb and member_fn is not None:
+        member = np.asarray(
+            member_fn(np.einsum("nd,nd->n", X, C_dia[labels])), dtype=np.float32
+        ).reshape(n_emb)
     row_score = np.zeros(n_emb + 1, dtype=np.float32)  # last entry: "no embedding"
     if n_emb and V.shape[0]:
-        row_score[:n_emb] = _to_scores(to_score, np.einsum("nd,nd->n", X, V[ref[labels]]))
+        row_score[:n_emb] = (
+            np.minimum(scores_c[labels, ref[labels]], member)
+            if separate
+            else _to_scores(to_score, np.einsum("nd,nd->n", X, V[ref[labels]]))
+        )
     # speaker curve rows
     if confidence and V.shape[0]:
         rows_idx = (
@@ -772,7 +899,11 @@ def identify(
         rows_idx = np.zeros(0, dtype=np.int64)
     row_curve = np.zeros((n_emb + 1, rows_idx.size), dtype=np.float32)
     if n_emb and rows_idx.size:
-        row_curve[:n_emb] = _to_scores(to_score, X @ V[rows_idx].T)
+        row_curve[:n_emb] = (
+            np.minimum(scores_c[labels][:, rows_idx], member[:, None])
+            if separate
+            else _to_scores(to_score, X @ V[rows_idx].T)
+        )
 
     n_conf = int(math.ceil(duration / resolution - 1e-9)) if duration > 0 else 0
     conf_vals = np.zeros(n_conf, dtype=np.float32) if confidence else None
@@ -928,6 +1059,82 @@ def identify(
         model_id=model_id,
         num_speakers=len(present),
     )
+
+
+def _cluster_embeddings(
+    audio: Any,
+    step: int,
+    acts: list[np.ndarray],
+    locs: list[tuple[int, int, bool, int]],
+    x: np.ndarray,
+    labels: np.ndarray,
+    cents: np.ndarray,
+    clean: np.ndarray,
+    encoder: Any,
+    work: _Worker,
+    check: Any,
+) -> np.ndarray:
+    """Voiceprint-model embedding of each cluster, from its most typical stretches.
+
+    The audio is read a second time (streamed again for a path) up to the last chunk
+    needed; each chosen stretch is cut exactly as it was for the diarization encoder.
+
+    Args:
+        locs: per embedding row, ``(chunk, run, clean?, samples)`` of its speech.
+        x: ``(n, d)`` diarization embeddings; labels: ``(n,)`` clusters; cents:
+            ``(K, d)`` their centroids; clean: ``(n,)`` clean seconds per row.
+
+    Returns:
+        float32 ``(K, encoder.dim)`` unit-norm embeddings (a row of zeros for a
+        cluster without usable speech).
+    """
+    K = cents.shape[0]
+    lengths = np.array([loc[3] for loc in locs], dtype=np.float64) / SAMPLE_RATE
+    wanted: dict[int, list[tuple[int, int, bool]]] = {}  # chunk -> [(row, run, clean?)]
+    for k in range(K):
+        members = np.flatnonzero(labels == k)
+        if members.size:
+            for i in members[_pick_typical(x[members], cents[k], clean[members], lengths[members])]:
+                ci, run, cl, _n = locs[int(i)]
+                wanted.setdefault(ci, []).append((int(i), run, cl))
+    max_emb = int(round(MAX_EMBED_SECONDS * SAMPLE_RATE))
+    pieces: list[tuple[int, np.ndarray]] = []
+    last = max(wanted, default=-1)
+    blocks, _, _ = _source_blocks(audio)
+    chunks = _iter_chunks(blocks, step)
+    try:
+        for ci, (_start, chunk, _last, _valid) in enumerate(chunks):
+            if ci > last:
+                break
+            for i, run, cl in wanted.get(ci, ()):
+                pieces.append((i, _speech_samples(chunk, _run_frames(acts[ci], run, cl), max_emb)))
+            if ci % 100 == 0:
+                check()
+    finally:
+        chunks.close()
+        close = getattr(blocks, "close", None)
+        if close is not None:
+            close()
+    dim = int(getattr(encoder, "dim", 0) or 0)
+    sums: dict[int, np.ndarray] = {}
+    pieces.sort(key=lambda p: p[1].shape[0])
+    for b in range(0, len(pieces), _ID_BATCH):
+        take = [p for p in pieces[b : b + _ID_BATCH] if p[1].shape[0] >= MIN_EMBED_SAMPLES]
+        if not take:
+            continue
+        lens = np.array([p[1].shape[0] for p in take], dtype=np.int64)
+        batch = np.zeros((len(take), int(lens.max())), dtype=np.float32)
+        for r, (_i, smp) in enumerate(take):
+            batch[r, : smp.shape[0]] = smp
+        e = np.asarray(work(encoder.embed, batch, lengths=lens), dtype=np.float64)
+        dim = dim or e.shape[1]
+        for (i, smp), v in zip(take, e, strict=True):
+            k = int(labels[i])
+            sums[k] = sums.get(k, np.zeros(e.shape[1])) + v * smp.shape[0]
+    out = np.zeros((K, max(dim, 1)), dtype=np.float32)
+    for k, v in sums.items():
+        out[k] = v
+    return _normalize(out)
 
 
 def _sample_grid(

@@ -14,6 +14,7 @@ import platformdirs
 
 APP_NAME = "VoiceprintStudio"
 HOME_ENV = "VPSTUDIO_HOME"
+CACHE_ENV = "VPSTUDIO_CACHE"
 
 
 def data_home() -> Path:
@@ -28,6 +29,18 @@ def set_data_home(path: str | os.PathLike[str]) -> Path:
     """Point the data directory at ``path`` for this process (the ``--home`` flag)."""
     os.environ[HOME_ENV] = str(Path(path).expanduser().resolve())
     return data_home()
+
+
+def cache_home() -> Path:
+    """Folder for files the app can rebuild (the CAM++ ONNX export), created if missing.
+
+    Default: platformdirs' user cache directory; ``VPSTUDIO_CACHE`` overrides it. It is
+    not under the data folder, so a fresh data folder (tests, ``--home``) reuses it.
+    """
+    override = os.environ.get(CACHE_ENV)
+    d = Path(override).expanduser() if override else Path(platformdirs.user_cache_dir(APP_NAME))
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return d
 
 
 def library_path() -> Path:

