@@ -607,6 +607,9 @@ def identify(
             "voiceprints must be a mapping of id -> Voiceprint.", location="voiceprints"
         )
 
+    # first use in a process loads the models (the very first run also converts CAM++
+    # to ONNX, ~10 s): say so rather than sit at "Segmenting"
+    progress(0.0, "Loading models")
     if encoder is None:
         from engine.encoder import default_encoder
 

@@ -217,6 +217,21 @@ def test_cancel_raises_and_returns_nothing(encoder, library, conv):
     assert snap.state is JobState.CANCELED and snap.result is None
 
 
+def test_cancel_in_the_identification_pass(library, conv):
+    """Cancelling while clusters are embedded with the voiceprint model raises at once."""
+    token = CancelToken()
+    phases: list[str] = []
+
+    def progress(f: float, m: str = "") -> None:
+        phases.append(m)
+        if m == "Identifying":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        identify(Audio(conv.samples[None]), library, progress=progress, cancel=token)
+    assert phases[-1] == "Identifying"
+
+
 def test_cancel_does_not_wait_for_a_running_batch(conv):
     """A cancel raises while a (slow, fake) encoder batch is still running."""
     started = threading.Event()
