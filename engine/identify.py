@@ -130,7 +130,9 @@ of several windows than one by one. Calls run on a worker thread while the calle
 polls the cancel token every :data:`_CANCEL_POLL_S`, so cancelling still answers at
 once (the batch in flight finishes in the background and is dropped)."""
 _CANCEL_POLL_S = 0.05
-_ID_BATCH = 8  # stretches per voiceprint-model call in the identification pass
+_ID_BATCH = 4
+"""Stretches (<= 3 s each) per voiceprint-model call in the identification pass: ECAPA
+needs ~17 MB of activations per second of audio in a batch, so 12 s stay ~0.2 GB."""
 MIN_EMBED_SAMPLES = 1600  # 0.1 s: the encoders' shortest window
 _RECON_BLOCK_FRAMES = 20_000
 _READ_BLOCK_SECONDS = 60.0  # file blocks streamed by iter_blocks
