@@ -19,6 +19,7 @@ QUICK = [
     ["bench_compare.py"],
     ["bench_library.py"],
     ["calibrate.py"],
+    ["calibrate.py", "--encoder", "campp"],
     ["bench_accuracy.py"],
     ["bench_identify.py", "--minutes", "10"],
 ]

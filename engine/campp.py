@@ -313,33 +313,32 @@ _EXPORT_VERSION = "v1"
 
 
 def _export(net: Any, dest: Path) -> None:
-    """Export ``net`` to ONNX at ``dest`` (atomically), after checking that ONNX Runtime
-    reproduces PyTorch on two shapes."""
-    import io
-
+    """Export ``net`` to ONNX at ``dest`` (atomically: written beside it, checked, then
+    renamed), after checking that ONNX Runtime reproduces PyTorch on two shapes."""
     import onnxruntime as ort
     import torch
 
-    buf = io.BytesIO()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     gen = torch.Generator().manual_seed(0)
     probe = torch.randn(2, 300, FBANK_BANDS, generator=gen)
-    with torch.inference_mode(), warnings.catch_warnings():
-        # the TorchScript exporter is deprecated but needs no extra packages (onnxscript)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            net, (probe,), buf, input_names=["feats"], output_names=["emb"],
-            dynamic_axes={"feats": {0: "batch", 1: "frames"}}, opset_version=17, dynamo=False,
-        )
-        data = buf.getvalue()
-        sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        for x in (probe, torch.randn(3, 173, FBANK_BANDS, generator=gen)):
-            got = sess.run(None, {"feats": x.numpy()})[0]
-            if not np.allclose(got, net(x).numpy(), atol=1e-3, rtol=1e-3):
-                raise RuntimeError("the ONNX export of CAM++ disagrees with PyTorch")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            # the TorchScript exporter is deprecated but needs no extra package (onnxscript)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                net, (probe,), str(tmp), input_names=["feats"], output_names=["emb"],
+                dynamic_axes={"feats": {0: "batch", 1: "frames"}}, opset_version=17,
+                dynamo=False,
+            )
+            sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+            for x in (probe, torch.randn(3, 173, FBANK_BANDS, generator=gen)):
+                got = sess.run(None, {"feats": x.numpy()})[0]
+                if not np.allclose(got, net(x).numpy(), atol=1e-3, rtol=1e-3):
+                    raise RuntimeError("the ONNX export of CAM++ disagrees with PyTorch")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 _default_lock = threading.Lock()

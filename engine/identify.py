@@ -56,7 +56,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -315,7 +315,7 @@ def _chunk_starts(total: int, step: int) -> int:
 
 def _iter_chunks(
     blocks: Iterator[np.ndarray], step: int
-) -> Iterator[tuple[int, np.ndarray, bool, int]]:
+) -> Generator[tuple[int, np.ndarray, bool, int], None, None]:
     """Yield ``(start_sample, chunk (160000,) zero-padded, is_last, valid_samples)``.
 
     Only about one chunk plus one block of samples is held at a time.
