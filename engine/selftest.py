@@ -155,7 +155,7 @@ def run(progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -
         if not res.turns:
             raise VPError("identification found no turns")
         speakers = sorted({t.speaker for t in res.turns})
-        return f"{len(res.turns)} turns, speakers {speakers}"
+        return f"{len(res.turns)} turns, speakers {speakers}; diarization model: {_diarizer()}"
 
     step("audio", load)
     if "audio" in state:
@@ -167,6 +167,19 @@ def run(progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -
             step("identify", identify)
     ok = len(steps) == 6 and all(s["ok"] for s in steps)
     return {"ok": ok, "sample": state.get("sample"), "steps": steps}
+
+
+def _diarizer() -> str:
+    """Which diarization encoder identification used (for support: ONNX or the slower
+    PyTorch fallback, or ECAPA when CAM++ is not installed)."""
+    from engine.errors import ModelUnavailable
+
+    try:
+        from engine.campp import default_diarization_encoder
+
+        return f"CAM++ ({default_diarization_encoder().backend})"
+    except ModelUnavailable:
+        return "ECAPA (CAM++ not installed)"
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use
