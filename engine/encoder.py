@@ -33,7 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from engine.errors import ModelUnavailable, ValidationError
-from engine.weights import packaged_path
+from engine.weights import file_sha256, packaged_path
 
 SAMPLE_RATE = 16000
 """Sample rate every encoder here takes (Hz); equal to ``engine.audio.SAMPLE_RATE``."""
@@ -131,11 +131,7 @@ def _staged_folder(folder: Path) -> Path:
 
 def _weights_id(folder: Path) -> str:
     """A short content hash of a model folder's embedding weights (for user folders' ids)."""
-    h = hashlib.sha256()
-    with open(folder / "embedding_model.ckpt", "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:12]
+    return file_sha256(folder / "embedding_model.ckpt")[:12]
 
 
 def _check_windows(

@@ -35,16 +35,16 @@ The pipeline has the shape of pyannote's speaker-diarization-3.x:
    the rounded mean of the local counts and the most active clusters win
    (pyannote's ``reconstruct``); runs become turns (gaps under
    :data:`MIN_GAP_SECONDS` filled, turns under :data:`MIN_TURN_SECONDS` dropped).
-5. **Identification**: the clusters' voiceprint-model embeddings are scored against the voiceprints
-   (calibrated 0-100 score, :mod:`engine.calibration`), the Hungarian algorithm
+5. **Identification**: the clusters' voiceprint-model embeddings are scored against
+   the voiceprints (calibrated 0-100 score, :mod:`engine.calibration`), the Hungarian algorithm
    gives each voiceprint at most one cluster, and a cluster whose score is under
    the threshold stays unknown (``UNKNOWN_00``, ``UNKNOWN_01`` ... in order of
    first appearance).
 
 Audio is consumed in blocks (a path is streamed with
 :func:`engine.audio.iter_blocks`, twice: the second pass stops at the last chunk
-that holds a unit chosen for identification), so peak memory does not grow with duration
-except for the per-chunk results (589 x 3 run-map bytes per chunk, an embedding
+that holds a unit chosen for identification), so peak memory does not grow with
+duration except for the per-chunk results (589 x 3 run-map bytes per chunk, an embedding
 per unit) and the confidence track (4 bytes per ``resolution``): about 7 MB per
 hour of audio in all.
 """
@@ -64,6 +64,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from engine.encoder import MIN_WINDOW_SAMPLES
 from engine.errors import ModelMismatch, ValidationError
 from engine.jobs import CancelToken, ProgressFn, no_progress
 from engine.segmentation import (
@@ -133,7 +134,6 @@ _CANCEL_POLL_S = 0.05
 _ID_BATCH = 4
 """Stretches (<= 3 s each) per voiceprint-model call in the identification pass: ECAPA
 needs ~17 MB of activations per second of audio in a batch, so 12 s stay ~0.2 GB."""
-MIN_EMBED_SAMPLES = 1600  # 0.1 s: the encoders' shortest window
 _RECON_BLOCK_FRAMES = 20_000
 _READ_BLOCK_SECONDS = 60.0  # file blocks streamed by iter_blocks
 _IGNORED = 255  # run map value: active, but too short to be a unit
@@ -187,8 +187,9 @@ class IdentificationResult:
             unknown cluster, the voiceprint closest to it), capped by how well the
             stretch of speech belongs to its cluster (CAM++ membership score; with a
             single model, the stretch's own embedding is scored instead); the highest
-            of several overlapping speakers, 0 where nobody speaks. Frame ``i`` is the interval ``[i*step, (i+1)*step)`` sampled at its
-            centre: ``start = step / 2``. None when ``confidence=False``.
+            of several overlapping speakers, 0 where nobody speaks. Frame ``i`` is the
+            interval ``[i*step, (i+1)*step)`` sampled at its centre:
+            ``start = step / 2``. None when ``confidence=False``.
         speaker_curves: ``(rows, frames)`` 0-100 similarity over time of whoever
             speaks to each voiceprint in ``speaker_ids`` (0 in non-speech); None when
             ``confidence=False`` or there are no voiceprints.
@@ -620,6 +621,7 @@ def identify(
     dia = diarization_encoder if diarization_encoder is not None else _diarizer(encoder)
     separate = dia is not encoder and str(getattr(dia, "model_id", "")) != model_id
     distance = float(getattr(dia, "cluster_distance", CLUSTER_DISTANCE))
+    member_fn = getattr(dia, "membership_score", None)  # cosine to centroid -> 0-100
     ids = [str(k) for k in voiceprints]
     vecs: list[np.ndarray] = []
     for key, vp in voiceprints.items():
@@ -824,7 +826,6 @@ def identify(
         # A unit seen only in overlap (no clean speech) that resembles no cluster is
         # mostly the segmentation doubling one voice: it gets no cluster (its frames
         # do not vote), rather than the nearest one.
-        member_fn = getattr(dia, "membership_score", None)
         if member_fn is not None:
             fit = np.asarray(member_fn(np.einsum("nd,nd->n", X, C[labels])), dtype=np.float32)
             labels[(secs <= 0.0) & ~good & (fit.reshape(-1) < 50.0)] = -1
@@ -877,11 +878,10 @@ def identify(
         if K
         else np.zeros(0, dtype=np.int64)
     )
-    # per local embedding: score against its cluster's reference voiceprint
-    # With a separate diarization model a stretch scores as its cluster does, capped by
-    # how well it belongs to that cluster (a doubtful assignment is a doubtful label).
+    # per local embedding: score against its cluster's reference voiceprint. With a
+    # separate diarization model a stretch scores as its cluster does, capped by how well
+    # it belongs to that cluster (a doubtful assignment is a doubtful label).
     member = np.full(n_emb, 100.0, dtype=np.float32)
-    member_fn = getattr(dia, "membership_score", None)
     if separate and n_emb and member_fn is not None:
         member = np.asarray(
             member_fn(np.einsum("nd,nd->n", X, C_dia[labels])), dtype=np.float32
@@ -1124,7 +1124,7 @@ def _cluster_embeddings(
     sums: dict[int, np.ndarray] = {}
     pieces.sort(key=lambda p: p[1].shape[0])
     for b in range(0, len(pieces), _ID_BATCH):
-        take = [p for p in pieces[b : b + _ID_BATCH] if p[1].shape[0] >= MIN_EMBED_SAMPLES]
+        take = [p for p in pieces[b : b + _ID_BATCH] if p[1].shape[0] >= MIN_WINDOW_SAMPLES]
         if not take:
             continue
         lens = np.array([p[1].shape[0] for p in take], dtype=np.int64)

@@ -8,6 +8,7 @@ packages download from a model hub, or import heavy libraries, at import time.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 
@@ -43,3 +44,12 @@ def packaged_path(package: str, relpath: str, *, model: str, requirement: str) -
         f"(install '{requirement}').",
         location=str(Path(folders[0]) / relpath),
     )
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a (large) file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

