@@ -65,7 +65,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from engine.encoder import MIN_WINDOW_SAMPLES
-from engine.errors import ModelMismatch, ValidationError
+from engine.errors import ModelMismatch, ModelUnavailable, ValidationError
 from engine.jobs import CancelToken, ProgressFn, no_progress
 from engine.segmentation import (
     CHUNK_FRAMES,
@@ -388,8 +388,6 @@ def _run_frames(run_map: np.ndarray, run: int, clean: bool) -> np.ndarray:
 
 def _diarizer(encoder: Any) -> Any:
     """The bundled CAM++ diarization encoder, or ``encoder`` when it is not installed."""
-    from engine.errors import ModelUnavailable
-
     try:
         from engine.campp import default_diarization_encoder
 
