@@ -263,26 +263,16 @@ def _torch_net(path: Path) -> Any:
 def _onnx_sessions(path: Path, digest: str, count: int) -> list[Any]:
     """``count`` single-threaded ONNX Runtime sessions of the network, exporting (and
     caching) the ONNX file first when needed."""
-    import onnxruntime as ort
-
+    from engine.onnxrt import session
     from engine.paths import cache_home
 
     cache = cache_home() / f"campplus-{digest[:16]}-{_EXPORT_VERSION}.onnx"
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    opts.enable_cpu_mem_arena = False  # activations of a batch are freed after it
     for attempt in range(2):
         if not cache.is_file():
             _export(_torch_net(path), cache)
         try:
-            return [
-                ort.InferenceSession(
-                    str(cache), sess_options=opts, providers=["CPUExecutionProvider"]
-                )
-                for _ in range(count)
-            ]
+            # no memory arena: activations of a batch are freed after it
+            return [session(cache, mem_arena=False) for _ in range(count)]
         except Exception:
             cache.unlink(missing_ok=True)  # damaged (a crash mid-write, a bad disk): rebuild
             if attempt:
@@ -296,8 +286,9 @@ _EXPORT_VERSION = "v1"
 def _export(net: Any, dest: Path) -> None:
     """Export ``net`` to ONNX at ``dest`` (atomically: written beside it, checked, then
     renamed), after checking that ONNX Runtime reproduces PyTorch on two shapes."""
-    import onnxruntime as ort
     import torch
+
+    from engine.onnxrt import session
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -312,7 +303,7 @@ def _export(net: Any, dest: Path) -> None:
                 dynamic_axes={"feats": {0: "batch", 1: "frames"}}, opset_version=17,
                 dynamo=False,
             )
-            sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+            sess = session(tmp)
             for x in (probe, torch.randn(3, 173, FBANK_BANDS, generator=gen)):
                 got = sess.run(None, {"feats": x.numpy()})[0]
                 if not np.allclose(got, net(x).numpy(), atol=1e-3, rtol=1e-3):

@@ -122,20 +122,13 @@ class Segmenter:
     model_id = MODEL_ID
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, threads: int = 2) -> None:
-        import onnxruntime as ort
+        from engine.onnxrt import session
 
         p = Path(path) if path is not None else model_path()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, int(threads))
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        # no memory arena: an 8-chunk batch needs ~0.2 GB of activations, which an
-        # arena would keep for the life of the process
-        opts.enable_cpu_mem_arena = False
         try:
-            self._session = ort.InferenceSession(
-                str(p), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
+            # no memory arena: an 8-chunk batch needs ~0.2 GB of activations, which an
+            # arena would keep for the life of the process
+            self._session = session(p, intra_threads=threads, mem_arena=False)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelUnavailable(
                 f"Cannot load the segmentation model: {exc}", location=str(p)

@@ -70,18 +70,13 @@ def _get_session():  # -> onnxruntime.InferenceSession
     global _session
     with _lock:
         if _session is None:
-            import onnxruntime as ort
+            from engine.onnxrt import session
 
-            opts = ort.SessionOptions()
             # One thread: the work per call is tiny, so threads only add sync cost, and
             # the encoder wants the cores.
-            opts.intra_op_num_threads = 1
-            opts.inter_op_num_threads = 1
             path = model_path()
             try:
-                _session = ort.InferenceSession(
-                    str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-                )
+                _session = session(path, log_severity=2)
             except Exception as exc:  # corrupt or incompatible file
                 raise ModelUnavailable(
                     f"The voice activity model does not load: {exc}", location=str(path)
