@@ -280,6 +280,34 @@ def _check_channel_list(channels: Sequence[int] | None) -> list[int] | None:
     return picks
 
 
+def resolve_channels(channels: Sequence[int] | None, available: int) -> list[int]:
+    """The 0-based channel list to use out of ``available`` channels (None: all of them).
+
+    Raises:
+        ValidationError at location ``"channels"``: detail ``channels.invalid`` (not
+        integers), ``channels.empty``, ``channels.duplicate`` or ``channels.out-of-range``.
+    """
+    return _resolve_channels(_check_channel_list(channels), available)
+
+
+@dataclass(frozen=True)
+class FileChannel:
+    """One channel of an audio file, to be streamed on its own (split-channel identification).
+
+    Attributes:
+        path: the file.
+        channel: 0-based channel index (checked against the file when it is opened).
+    """
+
+    path: str
+    channel: int
+
+    def blocks(self, block_seconds: float) -> Iterator[np.ndarray]:
+        """The channel as float32 ``(n,)`` 16 kHz blocks (see :func:`iter_blocks`)."""
+        for _, block in iter_blocks(self.path, block_seconds=block_seconds, channels=[self.channel]):
+            yield block
+
+
 def _resolve_channels(picks: list[int] | None, available: int) -> list[int]:
     if picks is None:
         return list(range(available))

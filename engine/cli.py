@@ -407,8 +407,15 @@ def cmd_identify(args: argparse.Namespace, out: Output) -> int:
 
         raise MediaUnreadable(f"There is no file {args.file}.", location=args.file)
     from engine import formats
-    from engine.identify import identify
 
+    split = args.channel_mode == "split"
+    channels = _parse_channels(args.channels)
+    if channels is not None and not split:
+        raise UsageError(
+            "--channels picks the channels of --channel-mode split (to identify one channel "
+            "alone, use --channel-mode split --channels N).",
+            location="--channels",
+        )
     library = _open_library()
     model_id = _current_model_id()
     voiceprints = library.voiceprints(model_id)
@@ -430,25 +437,53 @@ def cmd_identify(args: argparse.Namespace, out: Output) -> int:
     if fmt is None:
         fmt = formats.format_for(args.output) if args.output else "json"
     cancel = CancelToken()
-    result = identify(
-        args.file, voiceprints, progress=out.progress, cancel=cancel,
-        confidence=(fmt == "json"), **kwargs
-    )
+    if split:
+        from engine.identify_channels import identify_channels
+
+        result = identify_channels(
+            args.file, voiceprints, channels=channels, progress=out.progress, cancel=cancel,
+            confidence=(fmt == "json"), **kwargs
+        )
+    else:
+        from engine.identify import identify
+
+        result = identify(
+            args.file, voiceprints, progress=out.progress, cancel=cancel,
+            confidence=(fmt == "json"), **kwargs
+        )
     out.end_progress()
     result = _rename_result(result, names)
     uri = Path(args.file).stem
     if args.output:
         written = formats.write(result, args.output, fmt, uri=uri)
-        out.emit(
-            {"output": str(written), "format": fmt, "speakers": list(result.speakers())},
-            f"Wrote {fmt} to {written}; speakers: {', '.join(result.speakers()) or 'none'}.",
-        )
+        summary: dict[str, Any] = {
+            "output": str(written), "format": fmt, "speakers": list(result.speakers())
+        }
+        text = f"Wrote {fmt} to {written}; speakers: {', '.join(result.speakers()) or 'none'}."
+        if split:
+            per = _speakers_per_channel(result)
+            summary["channels"] = {str(c): labels for c, labels in per.items()}
+            text += "".join(
+                f"\n  channel {c}: {', '.join(labels) or 'no speech'}" for c, labels in per.items()
+            )
+        out.emit(summary, text)
     elif fmt == "json":
         out.emit(formats.to_json_dict(result), lambda: formats.to_json(result, indent=1))
     else:
         out.emit({"format": fmt, "content": formats.dumps(result, fmt, uri=uri)},
                  lambda: formats.dumps(result, fmt, uri=uri))
     return EXIT_OK
+
+
+def _speakers_per_channel(result: Any) -> dict[int, list[str]]:
+    """Channel -> its speaker labels in order of first appearance (channels with turns)."""
+    per: dict[int, list[str]] = {}
+    for t in result.turns:
+        if t.channel is not None:
+            labels = per.setdefault(int(t.channel), [])
+            if t.speaker not in labels:
+                labels.append(t.speaker)
+    return dict(sorted(per.items()))
 
 
 def _rename_result(result: Any, names: dict[str, str]) -> Any:
@@ -772,9 +807,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "identify", "find who speaks when in a recording",
         "Diarize FILE and label each speaker with the best-matching enrolled speaker, or "
-        "UNKNOWN_nn when none scores at least the threshold. Speakers are written by name.",
+        "UNKNOWN_nn when none scores at least the threshold. Speakers are written by name. "
+        "With --channel-mode split each channel is diarized and identified on its own "
+        "(--speakers and --min/--max-speakers count per channel) and each turn says its "
+        "channel; an unknown voice on one channel never shares an UNKNOWN_nn label with one "
+        "on another, while an enrolled speaker heard on two channels keeps their name on both.",
         "vpstudio identify meeting.wav\nvpstudio identify call.mp3 --speakers 2 --format csv "
-        "-o call.csv",
+        "-o call.csv\nvpstudio identify call.wav --channel-mode split --channels 0,1 --speakers 1",
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("--speakers", dest="num_speakers", type=_positive_int, metavar="N",
@@ -788,6 +827,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "else json)")
     p.add_argument("-o", "--output", metavar="OUT", type=Path,
                    help="write to OUT instead of stdout")
+    p.add_argument("--channel-mode", choices=("mix", "split"), default="mix",
+                   help="mix the channels to mono (default), or identify each channel on its "
+                   "own (call recordings with one party per channel); every turn then says "
+                   "its channel")
+    p.add_argument("--channels", metavar="LIST",
+                   help="with --channel-mode split: the channels to identify, e.g. 0,1 "
+                   "(from 0; default all)")
     p.set_defaults(func=cmd_identify)
 
     p = command(

@@ -20,6 +20,15 @@ documentation)::
 
 ``match`` is null for an unknown speaker (whose ``speaker`` is ``UNKNOWN_nn``).
 ``score`` (the turn's 0-100 score) is our addition; readers do not require it.
+
+Channels (split-channel identification, :mod:`engine.identify_channels`): a turn
+found on one channel says so, 0-based, as ``"channel": 1`` in the JSON
+``identification`` and ``diarization`` items and ``voiceprints`` entries, in the
+CSV ``channel`` column, and 1-based in RTTM's channel column (field 3, as RTTM
+numbers channels). A mono-mix result writes no JSON ``channel`` key, no CSV
+``channel`` column and RTTM channel 1, exactly as before; an RTTM file whose lines all say
+channel 1 therefore reads back without channels. Audacity labels have no channel
+field and drop it.
 The confidence scores are rounded to integers; sample ``i`` is the interval
 ``[i * resolution, (i + 1) * resolution)`` (our :class:`ScoreTrack` puts it at its
 centre, ``start = resolution / 2``).
@@ -37,6 +46,7 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +59,7 @@ Format = Literal["json", "rttm", "csv", "audacity"]
 FORMATS: tuple[str, ...] = ("json", "rttm", "csv", "audacity")
 _SUFFIX = {".json": "json", ".rttm": "rttm", ".csv": "csv", ".txt": "audacity"}
 CSV_FIELDS = ("start", "end", "duration", "speaker", "cluster", "score")
+CSV_CHANNEL_FIELD = "channel"  # appended only when a turn has a channel
 
 
 def _bad(message: str, location: str | None = None) -> ValidationError:
@@ -81,8 +92,30 @@ def _time(value: Any, where: str) -> float:
     return v
 
 
+def _channel(value: Any, where: str, *, base: int = 0) -> int | None:
+    """A 0-based channel from a ``base``-numbered field (None, "" or null: no channel)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        raise _bad(f"channel {value!r} is not a channel number.", where)
+    try:
+        c = int(value)
+    except (TypeError, ValueError):
+        raise _bad(f"channel {value!r} is not a channel number.", where) from None
+    if c < base:
+        raise _bad(f"channel {value!r} is not a channel number (they start at {base}).", where)
+    return c - base
+
+
 def _turn(
-    start: Any, end: Any, speaker: Any, where: str, *, score: Any = 0.0, cluster: str = ""
+    start: Any,
+    end: Any,
+    speaker: Any,
+    where: str,
+    *,
+    score: Any = 0.0,
+    cluster: str = "",
+    channel: int | None = None,
 ) -> Turn:
     """A validated Turn from parsed fields (``score`` may be a number or numeric text)."""
     a, b = _time(start, where), _time(end, where)
@@ -94,7 +127,7 @@ def _turn(
         value = float(score)
     except (TypeError, ValueError):
         raise _bad("score must be a number.", where) from None
-    return Turn(a, b, speaker.strip(), value, cluster)
+    return Turn(a, b, speaker.strip(), value, cluster, channel)
 
 
 # --------------------------------------------------------------------------- JSON
@@ -105,29 +138,40 @@ def to_json_dict(result: Any, *, confidence: bool = True) -> dict[str, Any]:
     turns, res = _parts(result)
     out: dict[str, Any] = {
         "identification": [
-            {
-                "speaker": t.speaker,
-                "start": _t(t.start),
-                "end": _t(t.end),
-                "diarizationSpeaker": t.cluster or t.speaker,
-                "match": None if is_unknown(t.speaker) else t.speaker,
-                "score": round(float(t.score), 2),
-            }
+            _with_channel(
+                {
+                    "speaker": t.speaker,
+                    "start": _t(t.start),
+                    "end": _t(t.end),
+                    "diarizationSpeaker": t.cluster or t.speaker,
+                    "match": None if is_unknown(t.speaker) else t.speaker,
+                    "score": round(float(t.score), 2),
+                },
+                t.channel,
+            )
             for t in turns
         ],
         "diarization": [
-            {"speaker": t.cluster or t.speaker, "start": _t(t.start), "end": _t(t.end)}
+            _with_channel(
+                {"speaker": t.cluster or t.speaker, "start": _t(t.start), "end": _t(t.end)},
+                t.channel,
+            )
             for t in turns
         ],
     }
     clusters = getattr(res, "clusters", None) if res is not None else None
     if clusters is not None:
+        # a cluster lives on one channel: the one its turns say
+        channel_of = {t.cluster: t.channel for t in turns if t.cluster and t.channel is not None}
         out["voiceprints"] = [
-            {
-                "speaker": c.label,
-                "match": None if is_unknown(c.speaker) else c.speaker,
-                "confidence": {k: round(float(v), 2) for k, v in getattr(c, "matches", ())},
-            }
+            _with_channel(
+                {
+                    "speaker": c.label,
+                    "match": None if is_unknown(c.speaker) else c.speaker,
+                    "confidence": {k: round(float(v), 2) for k, v in getattr(c, "matches", ())},
+                },
+                channel_of.get(c.label),
+            )
             for c in clusters
         ]
     track = getattr(res, "confidence", None) if res is not None else None
@@ -137,6 +181,12 @@ def to_json_dict(result: Any, *, confidence: bool = True) -> dict[str, Any]:
             "resolution": float(track.step),
         }
     return out
+
+
+def _with_channel(item: dict[str, Any], channel: int | None) -> dict[str, Any]:
+    if channel is not None:
+        item["channel"] = int(channel)
+    return item
 
 
 def to_json(result: Any, *, confidence: bool = True, indent: int | None = None) -> str:
@@ -178,6 +228,7 @@ def from_json(data: str | bytes | dict[str, Any]) -> tuple[list[Turn], ScoreTrac
                 where,
                 score=it.get("score", 0.0),
                 cluster=str(cluster or ""),
+                channel=_channel(it.get("channel"), where),
             )
         )
     track = None
@@ -205,11 +256,15 @@ def _rttm_token(s: str) -> str:
 
 
 def to_rttm(result: Any, *, uri: str = "audio") -> str:
-    """NIST RTTM: one ``SPEAKER uri 1 start duration <NA> <NA> label <NA> <NA>`` per turn."""
+    """NIST RTTM: one ``SPEAKER uri chan start duration <NA> <NA> label <NA> <NA>`` per turn.
+
+    ``chan`` is the turn's channel + 1 (RTTM counts from 1), and 1 for a mono mix.
+    """
     turns, _ = _parts(result)
     uri = _rttm_token(uri)
     lines = [
-        f"SPEAKER {uri} 1 {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> "
+        f"SPEAKER {uri} {1 if t.channel is None else t.channel + 1} "
+        f"{t.start:.3f} {t.end - t.start:.3f} <NA> <NA> "
         f"{_rttm_token(t.speaker)} <NA> <NA>"
         for t in turns
     ]
@@ -217,7 +272,11 @@ def to_rttm(result: Any, *, uri: str = "audio") -> str:
 
 
 def from_rttm(text: str) -> list[Turn]:
-    """Read the ``SPEAKER`` lines of an RTTM file (other record types are skipped)."""
+    """Read the ``SPEAKER`` lines of an RTTM file (other record types are skipped).
+
+    The channel field (1-based) becomes the turn's 0-based ``channel``, except when
+    every line says channel 1 (a one-channel file, or a mono mix): then None.
+    """
     turns: list[Turn] = []
     for n, line in enumerate(text.splitlines(), 1):
         f = line.split()
@@ -228,7 +287,10 @@ def from_rttm(text: str) -> list[Turn]:
             raise _bad("an RTTM SPEAKER line needs at least 8 fields.", where)
         start = _time(f[3], where)
         dur = _time(f[4], where)
-        turns.append(_turn(start, start + dur, f[7], where))
+        channel = 0 if f[2] in ("<NA>", "NA") else _channel(f[2], where, base=1)
+        turns.append(_turn(start, start + dur, f[7], where, channel=channel))
+    if all(t.channel in (0, None) for t in turns):
+        turns = [replace(t, channel=None) for t in turns]
     return turns
 
 
@@ -236,22 +298,28 @@ def from_rttm(text: str) -> list[Turn]:
 
 
 def to_csv(result: Any) -> str:
-    """CSV with a header: ``start,end,duration,speaker,cluster,score``."""
+    """CSV with a header: ``start,end,duration,speaker,cluster,score[,channel]``.
+
+    The 0-based ``channel`` column is there when some turn has a channel (split-channel
+    results; empty cells for turns without one), so mono-mix output is unchanged.
+    """
     turns, _ = _parts(result)
+    channels = any(t.channel is not None for t in turns)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_FIELDS)
+    w.writerow(CSV_FIELDS + ((CSV_CHANNEL_FIELD,) if channels else ()))
     for t in turns:
-        w.writerow(
-            [
-                f"{t.start:.3f}",
-                f"{t.end:.3f}",
-                f"{t.end - t.start:.3f}",
-                t.speaker,
-                t.cluster,
-                f"{t.score:.2f}",
-            ]
-        )
+        row = [
+            f"{t.start:.3f}",
+            f"{t.end:.3f}",
+            f"{t.end - t.start:.3f}",
+            t.speaker,
+            t.cluster,
+            f"{t.score:.2f}",
+        ]
+        if channels:
+            row.append("" if t.channel is None else str(t.channel))
+        w.writerow(row)
     return buf.getvalue()
 
 
@@ -272,6 +340,7 @@ def from_csv(text: str) -> list[Turn]:
                 where,
                 score=row.get("score") or 0.0,
                 cluster=row.get("cluster") or "",
+                channel=_channel(row.get(CSV_CHANNEL_FIELD), where),
             )
         )
     return turns

@@ -281,8 +281,12 @@ def _source_blocks(
     audio: Any,
 ) -> tuple[Iterator[np.ndarray], int, float]:
     """``(blocks of mono 16 kHz float32, total samples or -1, duration)`` for any input."""
-    from engine.audio import Audio, iter_blocks, probe
+    from engine.audio import Audio, FileChannel, iter_blocks, output_length, probe
 
+    if isinstance(audio, FileChannel):  # one channel of a file (engine.identify_channels)
+        info = probe(audio.path)
+        n = output_length(info.frames, info.original_rate) if info.frames > 0 else -1
+        return audio.blocks(_READ_BLOCK_SECONDS), n, n / SAMPLE_RATE if n > 0 else float("nan")
     if isinstance(audio, Audio):
         x = audio.mono()
 

@@ -61,6 +61,8 @@ class Turn:
             labelled voiceprint (0 for unknown speakers with no voiceprints).
         cluster: the recording-local cluster label (``SPEAKER_nn``), so all turns
             of one cluster can be relabelled at once.
+        channel: the 0-based audio channel the turn was found on when channels are
+            identified one by one (``--channel-mode split``); None for a mono mix.
     """
 
     start: float
@@ -68,6 +70,7 @@ class Turn:
     speaker: str
     score: float = 0.0
     cluster: str = ""
+    channel: int | None = None
 
     @property
     def duration(self) -> float:

@@ -409,3 +409,99 @@ def test_identify_relabels_ids_with_names(capsys, lib: Library, rng, tmp_path: P
     assert code == 0 and "Ada Lovelace" in (tmp_path / "x.csv").read_text()
     code, data = run_json(capsys, "identify", str(tmp_path / "missing.wav"))
     assert code == 3 and data["error"]["type"] == "media.unreadable"
+
+
+# -- split-channel identification -----------------------------------------------------------------
+CALL = DATA / "call_stereo.ogg"  # one real voice per channel (tests/_helpers_call.py)
+
+
+def test_identify_split_channels_without_models(capsys, lib: Library, rng, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fake identify() per channel: each channel identified alone, turns say their channel."""
+    import engine.identify as identify_mod
+    from engine.audio import FileChannel
+    from engine.segments import Turn
+
+    monkeypatch.setattr(cli, "_current_model_id", lambda: MODEL)
+    ada = lib.enroll("Ada Lovelace", vp(rng), 5.0, "a.wav")
+    sid = str(ada.id)
+    seen: list = []
+
+    def fake_identify(audio, voiceprints, **kwargs):
+        seen.append((audio, kwargs))
+        ch = getattr(audio, "channel", 0)
+        turns = ((Turn(0.5, 2.5, sid, 88.0, "SPEAKER_00"),) if ch == 0
+                 else (Turn(1.0, 3.0, "UNKNOWN_00", 10.0, "SPEAKER_00"),))
+        cluster = identify_mod.ClusterInfo("SPEAKER_00", turns[0].speaker, turns[0].score, 2.0,
+                                           np.zeros(4, np.float32), ((sid, turns[0].score),))
+        return identify_mod.IdentificationResult(
+            turns=turns, confidence=None, speaker_curves=None, speaker_ids=(sid,),
+            clusters=(cluster,), duration=5.0, model_id=MODEL, num_speakers=1,
+        )
+
+    monkeypatch.setattr(identify_mod, "identify", fake_identify)
+    code, data = run_json(capsys, "identify", str(CALL), "--channel-mode", "split",
+                          "--speakers", "1")
+    assert code == 0, data
+    assert [a for a, _ in seen] == [FileChannel(str(CALL), 0), FileChannel(str(CALL), 1)]
+    assert all(kw["num_speakers"] == 1 for _, kw in seen)
+    got = [(t["speaker"], t["channel"], t["diarizationSpeaker"]) for t in data["identification"]]
+    assert got == [("Ada Lovelace", 0, "SPEAKER_00"), ("UNKNOWN_00", 1, "SPEAKER_01")]
+    assert [v["channel"] for v in data["voiceprints"]] == [0, 1]
+    seen.clear()
+    code, out, _ = run(capsys, "identify", str(CALL), "--channel-mode", "split", "--channels",
+                       "1", "--format", "rttm")
+    assert code == 0 and [a.channel for a, _ in seen] == [1]
+    assert out.split()[2] == "2"  # RTTM channels count from 1
+    out_csv = tmp_path / "call.csv"
+    code, data = run_json(capsys, "identify", str(CALL), "--channel-mode", "split",
+                          "-o", str(out_csv))
+    assert code == 0 and data["channels"] == {"0": ["Ada Lovelace"], "1": ["UNKNOWN_00"]}
+    assert out_csv.read_text().splitlines()[0].endswith(",channel")
+    # mix (the default) is one identification of the whole file, as before
+    seen.clear()
+    code, data = run_json(capsys, "identify", str(CALL))
+    assert code == 0 and len(seen) == 1 and not isinstance(seen[0][0], FileChannel)
+    assert all("channel" not in t for t in data["identification"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "detail"),
+    [(["--channels", "0"], None),  # --channels belongs to split
+     (["--channel-mode", "split", "--channels", "2"], "channels.out-of-range"),
+     (["--channel-mode", "split", "--channels", "0,0"], "channels.duplicate"),
+     (["--channel-mode", "split", "--channels", "left"], None),
+     (["--channel-mode", "split", "--channels", ","], None)],
+)
+def test_identify_bad_channels_are_usage_errors(capsys, argv, detail,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.identify as identify_mod
+
+    def no_identify(*a, **k):
+        raise AssertionError("identify must not run")
+
+    monkeypatch.setattr(identify_mod, "identify", no_identify)
+    code, data = run_json(capsys, "identify", str(CALL), *argv)
+    assert code == 2, data
+    assert data["error"]["type"] == "request.validation-error"
+    if detail is not None:
+        assert data["error"].get("detail") == detail
+
+
+@pytest.mark.slow
+def test_identify_split_call_with_models(capsys, lib: Library, tmp_path: Path) -> None:
+    from engine.encoder import default_encoder
+    from tests import _helpers_call as C
+
+    enc = default_encoder()
+    for ch, name in C.NAMES.items():
+        clip = C.enrollment_clip(ch)
+        lib.enroll(name, Voiceprint(enc.embed(clip[None])[0], enc.model_id), clip.size / 16000,
+                   "call source")
+    out_rttm = tmp_path / "call.rttm"
+    code, data = run_json(capsys, "identify", str(CALL), "--channel-mode", "split",
+                          "--channels", "0,1", "-o", str(out_rttm))
+    assert code == 0, data
+    assert data["channels"] == {"0": ["Austen Reader"], "1": ["Chan3 Caller"]}
+    lines = [line.split() for line in out_rttm.read_text().splitlines()]
+    assert {(f[2], f[7]) for f in lines} == {("1", "Austen_Reader"), ("2", "Chan3_Caller")}

@@ -150,3 +150,82 @@ def test_unknown_format_and_suffix(tmp_path: Path):
         formats.dumps(TURNS, "xml")
     with pytest.raises(ValidationError):
         formats.to_csv(["not a turn"])
+
+
+# -- channels (split-channel identification) ------------------------------------------------
+SPLIT_TURNS = (
+    Turn(0.5, 2.25, "alice", 81.23, "SPEAKER_00", 0),
+    Turn(2.0, 3.0, "UNKNOWN_00", 12.5, "SPEAKER_01", 1),
+    Turn(3.5, 7.125, "alice", 81.23, "SPEAKER_00", 0),
+    Turn(4.0, 5.0, "alice", 70.0, "SPEAKER_02", 1),
+)
+
+
+def _split_result() -> IdentificationResult:
+    cent = readonly(np.ones(4, np.float32) / 2)
+    clusters = (
+        ClusterInfo("SPEAKER_00", "alice", 81.23, 5.375, cent, (("alice", 81.23),)),
+        ClusterInfo("SPEAKER_01", "UNKNOWN_00", 12.5, 1.0, cent, (("alice", 12.5),)),
+        ClusterInfo("SPEAKER_02", "alice", 70.0, 1.0, cent, (("alice", 70.0),)),
+    )
+    return IdentificationResult(SPLIT_TURNS, None, None, (), clusters, 8.0, "m", 3)
+
+
+def test_json_channel_field_and_round_trip():
+    d = json.loads(formats.to_json(_split_result()))
+    assert [i["channel"] for i in d["identification"]] == [0, 1, 0, 1]
+    assert [i["channel"] for i in d["diarization"]] == [0, 1, 0, 1]
+    assert [v["channel"] for v in d["voiceprints"]] == [0, 1, 1]
+    turns, _ = formats.from_json(formats.to_json(_split_result()))
+    assert tuple(turns) == SPLIT_TURNS
+    # a mix result has no channel key at all (output as before)
+    assert "channel" not in json.loads(formats.to_json(_result()))["identification"][0]
+    assert all(t.channel is None for t in formats.from_json(formats.to_json(_result()))[0])
+
+
+def test_rttm_channel_column_is_one_based():
+    text = formats.to_rttm(SPLIT_TURNS, uri="call")
+    assert [line.split()[2] for line in text.splitlines()] == ["1", "2", "1", "2"]
+    back = formats.from_rttm(text)
+    assert [(t.start, t.end, t.speaker, t.channel) for t in back] == [
+        (t.start, t.end, t.speaker, t.channel) for t in SPLIT_TURNS
+    ]
+    # mix: channel 1 as before, read back without channels
+    assert all(t.channel is None for t in formats.from_rttm(formats.to_rttm(_result())))
+
+
+def test_csv_channel_column_round_trip():
+    text = formats.to_csv(_split_result())
+    lines = text.splitlines()
+    assert lines[0] == "start,end,duration,speaker,cluster,score,channel"
+    assert lines[2] == "2.000,3.000,1.000,UNKNOWN_00,SPEAKER_01,12.50,1"
+    back = formats.from_csv(text)
+    assert [(t.speaker, t.cluster, t.channel) for t in back] == [
+        (t.speaker, t.cluster, t.channel) for t in SPLIT_TURNS
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".rttm", ".csv"])
+def test_write_and_read_files_keep_channels(tmp_path: Path, suffix: str):
+    back = formats.read(formats.write(_split_result(), tmp_path / f"out{suffix}"))
+    assert [(t.start, t.speaker, t.channel) for t in back] == [
+        (t.start, t.speaker, t.channel) for t in SPLIT_TURNS
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fn", "text"),
+    [
+        (formats.from_json, '{"identification": [{"start": 0, "end": 1, "speaker": "a", '
+                            '"channel": -1}]}'),
+        (formats.from_json, '{"identification": [{"start": 0, "end": 1, "speaker": "a", '
+                            '"channel": "left"}]}'),
+        (formats.from_json, '{"identification": [{"start": 0, "end": 1, "speaker": "a", '
+                            '"channel": 1.5}]}'),
+        (formats.from_rttm, "SPEAKER f 0 0.0 1.0 <NA> <NA> a <NA> <NA>"),
+        (formats.from_csv, "start,end,speaker,channel\n0,1,a,x\n"),
+    ],
+)
+def test_bad_channels_give_typed_errors(fn, text):
+    with pytest.raises(ValidationError):
+        fn(text)
