@@ -103,9 +103,27 @@ class Engine:
 
         return extract_voiceprint(audio, progress=progress, cancel=cancel)
 
+    @staticmethod
+    def channel_count(audio: Any) -> int:
+        """Channels of the file ``audio`` was decoded from (1 for a recording or an array)."""
+        if getattr(audio, "source", None) is None:
+            return 1
+        return int(getattr(audio, "original_channels", 1))
+
     def identify(self, audio: Any, voiceprints: Mapping[str, Any], *,
                  num_speakers: int | None = None, threshold: float | None = None,
+                 channel_mode: str = "mix", channels: Sequence[int] | None = None,
                  progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Any:
+        """Identify ``audio`` (its mono mix), or with ``channel_mode="split"`` each of the
+        ``channels`` (None: all) of the file it came from, streamed one by one."""
+        if channel_mode == "split":
+            from engine.identify_channels import identify_channels
+
+            # the window holds the mono mix: the channels are read from the file again
+            source = audio.source if getattr(audio, "source", None) else audio
+            return identify_channels(source, voiceprints, channels=channels,
+                                     num_speakers=num_speakers, threshold=threshold,
+                                     progress=progress, cancel=cancel)
         from engine import identify
 
         return identify.identify(audio, voiceprints, num_speakers=num_speakers,

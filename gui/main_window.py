@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDockWidget,
     QDoubleSpinBox,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QTextBrowser,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -47,7 +49,7 @@ from gui.peaks import PeakPyramid
 from gui.playback import Player
 from gui.record_dialog import RecordDialog
 from gui.review_model import NEW_PREFIX, Edit, ReviewError, ReviewModel
-from gui.segment_table import SegmentTable
+from gui.segment_table import SegmentTable, channel_name
 from gui.settings import Settings
 from gui.speaker_actions import AUDIO_FILTER, SpeakerActions
 from gui.timeline import Timeline
@@ -233,6 +235,7 @@ class MainWindow(SpeakerActions, QMainWindow):
         self.threshold.setValue(float(self.settings.get("threshold", self.engine.default_threshold)))
         self.threshold.setToolTip("Minimum score (0-100) for a cluster to get an enrolled name")
         tb.addWidget(self.threshold)
+        self._build_channel_choice(tb)
         tb.addSeparator()
         for key in ("play", "enroll_selection", "zoom_fit"):
             tb.addAction(self.actions[key])
@@ -270,6 +273,60 @@ class MainWindow(SpeakerActions, QMainWindow):
         sb.addWidget(self.status_label, 1)
         sb.addPermanentWidget(self.progress_bar)
         sb.addPermanentWidget(self.cancel_button)
+
+    def _build_channel_choice(self, tb: QToolBar) -> None:
+        """Mix / split and which channels: shown only when the open file has 2+ channels."""
+        self.channel_mode = QComboBox(tb)
+        self.channel_mode.addItem("Mix channels", "mix")
+        self.channel_mode.addItem("Split channels", "split")
+        self.channel_mode.setToolTip(
+            "Mix: identify the channels mixed to mono. Split: identify each channel on its "
+            "own (call recordings with one party per channel); each turn says its channel.")
+        self.channel_pick = QToolButton(tb)
+        self.channel_pick.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.channel_pick.setToolTip("The channels to identify in split mode")
+        self.channel_menu = QMenu(self.channel_pick)
+        self.channel_pick.setMenu(self.channel_menu)
+        self.channel_actions: list[QAction] = []
+        self._channel_widgets = [tb.addWidget(QLabel("  Channels: ", tb)),
+                                 tb.addWidget(self.channel_mode), tb.addWidget(self.channel_pick)]
+        self.channel_mode.currentIndexChanged.connect(lambda _i: self._update_channel_pick())
+        self._set_channel_choice(1)
+
+    def _set_channel_choice(self, channels: int) -> None:
+        """Offer mix/split for a recording of ``channels`` channels (hidden under 2)."""
+        self.channel_menu.clear()
+        self.channel_actions = []
+        for c in range(channels if channels >= 2 else 0):
+            a = self.channel_menu.addAction(f"Channel {channel_name(c, channels)}")
+            a.setCheckable(True)
+            a.setChecked(True)
+            a.toggled.connect(lambda _on: self._update_channel_pick())
+            self.channel_actions.append(a)
+        for w in self._channel_widgets:
+            w.setVisible(channels >= 2)
+        if channels < 2:
+            self.channel_mode.setCurrentIndex(0)
+        self._update_channel_pick()
+
+    def channel_options_visible(self) -> bool:
+        return all(w.isVisible() for w in self._channel_widgets)
+
+    def selected_channels(self) -> list[int]:
+        return [c for c, a in enumerate(self.channel_actions) if a.isChecked()]
+
+    def _update_channel_pick(self) -> None:
+        split = self.channel_mode.currentData() == "split"
+        self.channel_pick.setEnabled(split)
+        picked = self.selected_channels()
+        total = len(self.channel_actions)
+        if len(picked) == total:
+            text = "all"
+        elif not picked:
+            text = "none"
+        else:
+            text = ", ".join(channel_name(c, total) for c in picked)
+        self.channel_pick.setText(text)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -446,6 +503,7 @@ class MainWindow(SpeakerActions, QMainWindow):
         self.timeline.set_audio(self.pyramid)
         self.timeline.clear_result()
         self.table_model.set_turns([], str, lambda s: None)
+        self._set_channel_choice(self._channel_count(audio) if path else 1)
         name = Path(path).name if path else "recording"
         self.setWindowTitle(f"{name} — {APP_TITLE}")
         if path:
@@ -485,8 +543,16 @@ class MainWindow(SpeakerActions, QMainWindow):
 
     # ================================================================ identification
     def identify_options(self) -> dict[str, Any]:
+        """Options of the identification; in split mode ``channel_mode`` and ``channels``
+        (None: all of them), and ``--speakers`` counts per channel."""
         n = int(self.num_speakers.value())
-        return {"num_speakers": n or None, "threshold": float(self.threshold.value())}
+        opts: dict[str, Any] = {"num_speakers": n or None,
+                                "threshold": float(self.threshold.value())}
+        if self.channel_options_visible() and self.channel_mode.currentData() == "split":
+            picked = self.selected_channels()
+            opts["channel_mode"] = "split"
+            opts["channels"] = None if len(picked) == len(self.channel_actions) else picked
+        return opts
 
     def run_identify(self) -> int | None:
         """Identify the current audio against the library (supersedes a running one)."""
@@ -494,6 +560,9 @@ class MainWindow(SpeakerActions, QMainWindow):
             self.show_message("Open an audio file first.")
             return None
         engine, audio, opts = self.engine, self.audio, self.identify_options()
+        if opts.get("channels") == []:
+            self.show_message("Pick at least one channel to identify (Channels menu).")
+            return None
 
         def job(progress: Any, cancel: Any) -> Any:
             progress(0.0, "Reading the speaker library…")
@@ -529,7 +598,17 @@ class MainWindow(SpeakerActions, QMainWindow):
         self.refresh_review()
 
     def _names(self, labels: Sequence[str]) -> dict[str, str]:
-        return {lab: self.name_of(lab) for lab in labels}
+        """Lane names; in a split-channel result they start with the channel(s)."""
+        chans = self.review.channels_of() if self.review is not None else {}
+        return {lab: (f"ch{'+'.join(map(str, chans[lab]))} " if lab in chans else "")
+                + self.name_of(lab) for lab in labels}
+
+    def _total_channels(self) -> int:
+        return self._channel_count(self.audio) if self.audio is not None else 0
+
+    def _channel_count(self, audio: Any) -> int:
+        count = getattr(self.engine, "channel_count", None)  # engines without it: mono
+        return int(count(audio)) if count is not None else 1
 
     def _colours(self, labels: Sequence[str]) -> dict[str, QColor]:
         return {lab: self.colour_of(lab) for lab in labels}
@@ -559,7 +638,8 @@ class MainWindow(SpeakerActions, QMainWindow):
         labels = self.review.labels()
         self.timeline.update_turns(self.review.turns, labels, self._names(labels),
                                    self._colours(labels))
-        self.table_model.set_turns(self.review.turns, self.name_of, self.colour_of)
+        self.table_model.set_turns(self.review.turns, self.name_of, self.colour_of,
+                                   self._total_channels())
         self.selected = [i for i in self.selected if i < len(self.review.turns)]
         self._select(self.selected, from_table=False)
         self._update_actions()

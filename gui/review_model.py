@@ -72,11 +72,27 @@ class ReviewModel:
         return label
 
     def labels(self) -> list[str]:
-        """Speaker labels in lane order: named speakers first (by name), then unknowns."""
+        """Speaker labels in lane order: named speakers first (by name), then unknowns.
+
+        With channels (a split-channel result) the lanes are grouped by channel first,
+        a speaker heard on several channels going with the lowest one.
+        """
         seen = {t.speaker for t in self.turns}
         known = sorted((s for s in seen if not is_unknown(s)), key=lambda s: self.name(s).lower())
         unknown = sorted(s for s in seen if is_unknown(s))
-        return known + unknown
+        ordered = known + unknown
+        chans = self.channels_of()
+        if chans:
+            ordered.sort(key=lambda s: min(chans.get(s, (1 << 30,))))  # stable: keeps the rest
+        return ordered
+
+    def channels_of(self) -> dict[str, tuple[int, ...]]:
+        """Label -> the channels its turns are on (empty when no turn has a channel)."""
+        out: dict[str, set[int]] = {}
+        for t in self.turns:
+            if t.channel is not None:
+                out.setdefault(t.speaker, set()).add(t.channel)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
 
     def cluster_turns(self, cluster: str) -> list[int]:
         return [i for i, t in enumerate(self.turns) if cluster and t.cluster == cluster]
@@ -146,10 +162,11 @@ class ReviewModel:
         return self._edit("Split segment", after)
 
     def merge_with_next(self, index: int) -> Edit:
-        """Edit merging turn ``index`` with the next turn of the same speaker."""
+        """Edit merging turn ``index`` with the next turn of the same speaker (and channel)."""
         turn = self.turns[index]
         nxt = next((j for j in range(index + 1, len(self.turns))
-                    if self.turns[j].speaker == turn.speaker), None)
+                    if self.turns[j].speaker == turn.speaker
+                    and self.turns[j].channel == turn.channel), None)
         if nxt is None:
             raise ReviewError("No later segment of the same speaker to merge with.")
         other = self.turns[nxt]
@@ -233,10 +250,16 @@ class ReviewModel:
 
 
 def _turn_dict(t: Turn) -> dict[str, Any]:
-    return {"start": round(t.start, 3), "end": round(t.end, 3), "speaker": t.speaker,
-            "score": round(float(t.score), 2), "cluster": t.cluster}
+    d: dict[str, Any] = {"start": round(t.start, 3), "end": round(t.end, 3),
+                         "speaker": t.speaker, "score": round(float(t.score), 2),
+                         "cluster": t.cluster}
+    if t.channel is not None:
+        d["channel"] = int(t.channel)
+    return d
 
 
 def _turn_from(d: Mapping[str, Any]) -> Turn:
+    ch = d.get("channel")
     return Turn(float(d["start"]), float(d["end"]), str(d["speaker"]),
-                float(d.get("score", 0.0)), str(d.get("cluster", "")))
+                float(d.get("score", 0.0)), str(d.get("cluster", "")),
+                None if ch is None else int(ch))

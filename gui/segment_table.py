@@ -1,4 +1,7 @@
-"""The segment table: one row per turn (start, end, duration, speaker, score)."""
+"""The segment table: one row per turn (start, end, duration, speaker, score, channel).
+
+The channel column is shown only for split-channel results (turns with a channel).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,17 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from engine.segments import Turn
 
-COLUMNS = ("Start", "End", "Duration", "Speaker", "Score")
+COLUMNS = ("Start", "End", "Duration", "Speaker", "Score", "Channel")
+CHANNEL_COLUMN = 5
 _Index = QModelIndex | QPersistentModelIndex
+
+
+def channel_name(channel: int | None, total: int = 0) -> str:
+    """``"0 (left)"``, ``"1 (right)"`` for a stereo file, else the 0-based number; "" for none."""
+    if channel is None:
+        return ""
+    side = {0: "left", 1: "right"}.get(channel) if total == 2 else None
+    return f"{channel} ({side})" if side else str(channel)
 
 
 def fmt_time(t: float) -> str:
@@ -28,14 +40,22 @@ class SegmentTableModel(QAbstractTableModel):
         self.turns: list[Turn] = []
         self.name_of: Callable[[str], str] = lambda s: s
         self.colour_of: Callable[[str], QColor | None] = lambda s: None
+        self.total_channels = 0  # channels of the recording, for the names of the channels
 
     def set_turns(self, turns: Sequence[Turn], name_of: Callable[[str], str],
-                  colour_of: Callable[[str], QColor | None]) -> None:
+                  colour_of: Callable[[str], QColor | None], total_channels: int = 0) -> None:
         self.beginResetModel()
         self.turns = list(turns)
         self.name_of = name_of
         self.colour_of = colour_of
+        self.total_channels = int(total_channels)
         self.endResetModel()
+
+    def has_channels(self) -> bool:
+        return any(t.channel is not None for t in self.turns)
+
+    def channel_text(self, row: int) -> str:
+        return channel_name(self.turns[row].channel, self.total_channels)
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
         return 0 if parent.isValid() else len(self.turns)
@@ -53,16 +73,21 @@ class SegmentTableModel(QAbstractTableModel):
         t = self.turns[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            if col == CHANNEL_COLUMN:
+                return self.channel_text(index.row())
             return (fmt_time(t.start), fmt_time(t.end), f"{t.duration:.2f} s",
                     self.name_of(t.speaker), f"{t.score:.0f}")[col]
         if role == Qt.ItemDataRole.UserRole:
+            if col == CHANNEL_COLUMN:
+                return t.channel
             return self.row_values(index.row())[col]
         if role == Qt.ItemDataRole.DecorationRole and col == 3:
             return self.colour_of(t.speaker)
         if role == Qt.ItemDataRole.TextAlignmentRole and col != 3:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"cluster {t.cluster}" if t.cluster else None
+            where = f", channel {self.channel_text(index.row())}" if t.channel is not None else ""
+            return f"cluster {t.cluster}{where}" if t.cluster else (where[2:] or None)
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt API
@@ -85,6 +110,11 @@ class SegmentTable(QTableView):
         self.verticalHeader().setDefaultSectionSize(22)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table_model.modelReset.connect(self._show_channel_column)
+        self._show_channel_column()
+
+    def _show_channel_column(self) -> None:
+        self.setColumnHidden(CHANNEL_COLUMN, not self.table_model.has_channels())
 
     def selected_rows(self) -> list[int]:
         return sorted({i.row() for i in self.selectionModel().selectedRows()})

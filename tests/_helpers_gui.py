@@ -97,9 +97,10 @@ class FakeEngine(Engine):
         return FakeEnrollment(fake_voiceprint(len(self.extracted)), FakeQuality(secs, verdict=verdict))
 
     def identify(self, audio, voiceprints, *, num_speakers=None, threshold=None,
-                 progress=None, cancel=None):
+                 channel_mode="mix", channels=None, progress=None, cancel=None):
         self.identify_calls.append({"num_speakers": num_speakers, "threshold": threshold,
-                                    "voiceprints": dict(voiceprints)})
+                                    "voiceprints": dict(voiceprints),
+                                    "channel_mode": channel_mode, "channels": channels})
         return self.identify_fn(audio, voiceprints, cancel, progress)
 
     def extract_voiceprint(self, audio, progress=None, cancel=None):

@@ -83,3 +83,40 @@ def test_self_test_command_exits_zero(tmp_path: Path) -> None:
     assert summary["gui"]["window"] is True
     assert "Speakers" in summary["gui"]["menus"]
     assert (tmp_path / "home" / "logs").is_dir()  # --home took effect
+
+
+def test_split_channels_with_the_real_engine(qtbot, monkeypatch) -> None:
+    """The two-channel call: split mode names each party on its own channel."""
+    monkeypatch.setitem(sys.modules, "sounddevice", FakeSoundDevice(with_input=False))
+    from engine.encoder import default_encoder
+    from engine.voiceprint import Voiceprint
+    from gui.main_window import MainWindow
+    from tests import _helpers_call as C
+
+    w = MainWindow(prompts=FakePrompts())
+    qtbot.addWidget(w)
+    enc = default_encoder()
+    ids = {}
+    for ch, name in C.NAMES.items():
+        clip = C.enrollment_clip(ch)
+        info = w.engine.library.enroll(name, Voiceprint(enc.embed(clip[None])[0], enc.model_id),
+                                       clip.size / 16000, "call source")
+        ids[ch] = str(info.id)
+    w.refresh_library()
+    w.open_path(C.OUT)
+    wait_for(qtbot, lambda: w.audio is not None, 30)
+    assert w.channel_options_visible()
+    w.channel_mode.setCurrentIndex(w.channel_mode.findData("split"))
+    w.run_identify()
+    wait_for(qtbot, lambda: (w.review is not None and not w.bridge.busy)
+             or bool(w.prompts.errors), 240)
+    assert not w.prompts.errors
+    by_channel = {ch: {t.speaker for t in w.review.turns if t.channel == ch} for ch in (0, 1)}
+    assert by_channel == {0: {ids[0]}, 1: {ids[1]}}
+    m = w.table_model
+    assert not w.table.isColumnHidden(5)
+    for row, t in enumerate(w.review.turns):
+        assert m.data(m.index(row, 5), 256) == t.channel
+        assert m.row_values(row)[3] == C.NAMES[t.channel]
+    ticks = [name for _, name in w.timeline.lanes_plot.getAxis("left")._tickLevels[0]]
+    assert ticks[0].startswith("ch0 Austen") and ticks[1].startswith("ch1 Chan3")

@@ -474,3 +474,96 @@ def test_about_names_the_model_licences(qtbot, win: MainWindow) -> None:
     assert "SpeechBrain" in text and "Apache" in text
     assert "pyannote" in text.lower()
     win.about_dialog.close()
+
+
+# -- split-channel identification ---------------------------------------------------------------
+CALL = Path(__file__).resolve().parents[1] / "data" / "call_stereo.ogg"
+
+
+def _split_result(duration: float, alice: str):
+    """What identify_channels gives for the call: Alice on channel 0, a stranger on 1."""
+    from _helpers_gui import FakeResult
+
+    from engine.segments import ScoreTrack
+
+    turns = (Turn(0.0, 6.6, alice, 90.0, "SPEAKER_00", 0),
+             Turn(6.2, 10.1, "UNKNOWN_00", 10.0, "SPEAKER_01", 1),
+             Turn(10.0, 14.8, alice, 90.0, "SPEAKER_00", 0),
+             Turn(14.3, 16.9, "UNKNOWN_00", 10.0, "SPEAKER_01", 1))
+    return FakeResult(turns, ScoreTrack(0.01, 0.02, np.zeros(int(duration / 0.02), np.float32)),
+                      duration=duration)
+
+
+def test_channel_choice_only_for_multichannel_files(qtbot, win: MainWindow) -> None:
+    open_sample(qtbot, win)  # mono
+    assert not win.channel_options_visible()
+    assert "channel_mode" not in win.identify_options()
+    win.open_path(CALL)
+    wait_for(qtbot, lambda: win.audio_path == str(CALL))
+    assert win.channel_options_visible()
+    assert [a.text() for a in win.channel_actions] == ["Channel 0 (left)", "Channel 1 (right)"]
+    assert win.channel_mode.currentData() == "mix" and not win.channel_pick.isEnabled()
+    assert "channel_mode" not in win.identify_options()  # mix: as before
+    win.open_path(SAMPLE)
+    wait_for(qtbot, lambda: win.audio_path == str(SAMPLE))
+    assert not win.channel_options_visible()
+
+
+def test_split_identification_shows_channels(qtbot, win: MainWindow) -> None:
+    alice = str(win.engine.library.enroll("Alice", fake_voiceprint(1), 10.0, "a.wav").id)
+    win.refresh_library()
+    win.open_path(CALL)
+    wait_for(qtbot, lambda: win.audio_path == str(CALL))
+    win.engine.identify_fn = lambda audio, vps, cancel, progress: _split_result(17.5, alice)
+    win.channel_mode.setCurrentIndex(win.channel_mode.findData("split"))
+    assert win.channel_pick.isEnabled() and win.channel_pick.text() == "all"
+    identify(qtbot, win)
+    call = win.engine.identify_calls[-1]
+    assert call["channel_mode"] == "split" and call["channels"] is None
+    # table: a channel column with each turn's channel
+    m = win.table_model
+    assert not win.table.isColumnHidden(5)
+    assert [m.channel_text(r) for r in range(m.rowCount())] == [
+        "0 (left)", "1 (right)", "0 (left)", "1 (right)"]
+    assert m.data(m.index(1, 5)) == "1 (right)" and m.data(m.index(1, 5), 256) == 1
+    # lanes grouped by channel, named with it
+    assert win.timeline.lanes.labels == [alice, "UNKNOWN_00"]
+    ticks = win.timeline.lanes_plot.getAxis("left")._tickLevels[0]
+    assert [name for _, name in ticks] == ["ch0 Alice", "ch1 Unknown 1"]
+    # one channel only
+    win.channel_actions[0].setChecked(False)
+    assert win.channel_pick.text() == "1 (right)"
+    identify(qtbot, win)
+    assert win.engine.identify_calls[-1]["channels"] == [1]
+    win.channel_actions[1].setChecked(False)
+    n = len(win.engine.identify_calls)
+    assert win.run_identify() is None and len(win.engine.identify_calls) == n
+    assert "at least one channel" in win.status_label.text()
+
+
+def test_mix_result_hides_the_channel_column(qtbot, win: MainWindow) -> None:
+    open_sample(qtbot, win)
+    identify(qtbot, win)
+    assert win.table.isColumnHidden(5)
+    ticks = win.timeline.lanes_plot.getAxis("left")._tickLevels[0]
+    assert not any(name.startswith("ch") for _, name in ticks)
+
+
+def test_split_session_and_merge_keep_channels(qtbot, win: MainWindow, tmp_path: Path) -> None:
+    from gui.review_model import ReviewModel
+
+    win.open_path(CALL)
+    wait_for(qtbot, lambda: win.audio_path == str(CALL))
+    win.engine.identify_fn = lambda audio, vps, cancel, progress: _split_result(17.5, "UNKNOWN_01")
+    win.channel_mode.setCurrentIndex(1)
+    identify(qtbot, win)
+    # merging never joins turns of two channels
+    win.select_turns([1])
+    assert win.merge_with_next()
+    assert [(t.start, t.end, t.channel) for t in win.review.turns if t.channel == 1] == [
+        (6.2, 16.9, 1)]
+    assert len(win.review.turns) == 3
+    p = tmp_path / "call.vpsession.json"
+    assert win.save_session(str(p))
+    back, _ = ReviewModel.load_session(p)
+    assert [t.channel for t in back.turns] == [t.channel for t in win.review.turns]
