@@ -15,8 +15,9 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 TORCH_INDEX ?=
 TORCH_PINS  := torch==2.9.1 torchaudio==2.9.1
 
-# Debian runtime libraries for Qt (xcb/offscreen platforms) and PortAudio.
-DEB_PACKAGES := libportaudio2 libsndfile1 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 \
+# Debian runtime libraries for Qt (xcb/offscreen platforms) and PortAudio; strace for
+# the test that watches the app's system calls for network traffic (tests/test_no_network.py).
+DEB_PACKAGES := strace libportaudio2 libsndfile1 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 \
 	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xfixes0 libdbus-1-3 \
 	libfontconfig1 libglib2.0-0
@@ -39,7 +40,9 @@ setup: $(STAMP_PKG)
 
 system-deps: $(STAMP_DEB)
 
-$(STAMP_DEB):
+# Rechecked when the Makefile changes (a package added to DEB_PACKAGES reaches existing
+# set-ups); the pip steps only need the venv to exist, so they do not rerun for it.
+$(STAMP_DEB): Makefile
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
@@ -53,7 +56,7 @@ $(STAMP_DEB):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@touch $@
 
-$(STAMP_TORCH): $(STAMP_DEB)
+$(STAMP_TORCH): | $(STAMP_DEB)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(TORCH_PINS)
 	@touch $@

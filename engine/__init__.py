@@ -7,4 +7,9 @@ never imports Qt (checked by the import contract in ``pyproject.toml`` and by
 and the tests share it.
 """
 
+from engine import offline as _offline
+
+# First thing, before any model library can be imported: see engine/offline.py.
+_offline.switch_off()
+
 __version__ = "0.1.0"

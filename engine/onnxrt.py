@@ -1,17 +1,22 @@
 """The one door to ONNX Runtime: every session in the engine is made here.
 
-ONNX Runtime may send usage telemetry and write a device id in the user's home; the
-app promises that nothing leaves the machine, so telemetry is switched off (API and
-environment) before the first session of the process is created.
+ONNX Runtime sends usage telemetry and writes a device id in the user's home unless
+``ORT_DISABLE_TELEMETRY=1`` is in the environment when it is imported; ``engine``
+sets it on import (engine/offline.py). The API switch is also called here: it is the
+one that governs the Windows (ETW) provider, and costs nothing elsewhere.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
+from engine import offline
+
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _ready = False
 
@@ -20,9 +25,15 @@ def runtime() -> Any:
     """The ``onnxruntime`` module, with telemetry disabled (idempotent, thread-safe)."""
     global _ready
     with _lock:
+        offline.switch_off()
         import onnxruntime as ort
 
         if not _ready:
+            if offline.late():
+                log.warning(
+                    "onnxruntime was imported before the engine: its telemetry could not "
+                    "be switched off; set ORT_DISABLE_TELEMETRY=1 before starting Python"
+                )
             disable = getattr(ort, "disable_telemetry_events", None)
             if disable is not None:
                 disable()
