@@ -115,10 +115,10 @@ def _staged_folder(folder: Path) -> Path:
     if (folder / "label_encoder.ckpt").is_file() or not (folder / "label_encoder.txt").is_file():
         return folder
     from engine.paths import data_home
+    from engine.private_files import private_dir
 
     key = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:16]
-    stage = data_home() / "models" / key
-    stage.mkdir(parents=True, exist_ok=True)
+    stage = private_dir(data_home() / "models" / key)
     for item in folder.iterdir():
         link = stage / item.name
         if not link.exists() and not link.is_symlink():

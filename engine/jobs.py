@@ -15,7 +15,6 @@ import enum
 import itertools
 import logging
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -193,7 +192,8 @@ class JobRunner:
             job.error = exc
             job.message = exc.message
         except Exception as exc:  # unexpected: keep the traceback, report a typed error
-            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+            # exc_info, not the text: the log's formatter withholds messages (names)
+            log.error("job %s (%s) failed", job.id, job.kind, exc_info=True)
             job.state = JobState.FAILED
             job.error = VPError(f"Unexpected error: {exc}", type="internal.error")
             job.message = job.error.message

@@ -1,6 +1,6 @@
 """``voiceprint-studio``: open the window, or ``--self-test`` the installed app.
 
-    voiceprint-studio [--home DIR] [FILE]
+    voiceprint-studio [--home DIR] [--debug] [FILE]
     voiceprint-studio --self-test [--home DIR] [--timeout S]
 
 ``--self-test`` starts Qt offscreen, builds the main window, runs
@@ -37,21 +37,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--self-test", action="store_true",
                    help="start offscreen, run a short real engine round trip, print a JSON "
                    "summary and exit 0 (ok) or 1 (failure)")
+    p.add_argument("--debug", action="store_true",
+                   help="debug logging: the log file then also holds status lines and error "
+                   "messages, which may name speakers")
     p.add_argument("--timeout", type=float, default=600.0,
                    help="seconds the self-test may take (default 600)")
     return p.parse_args(list(sys.argv[1:] if argv is None else argv))
 
 
-def _setup_logging() -> None:
+def _setup_logging(debug: bool = False) -> None:
+    """The log file (0600, in a 0700 folder of the data folder); names only when ``debug``
+    (engine/log_privacy.py)."""
+    from engine.log_privacy import PrivateFormatter
+    from engine.private_files import PrivateFileHandler
+
     try:
-        handler: logging.Handler = logging.FileHandler(paths.log_dir() / "voiceprint-studio.log",
-                                                       encoding="utf-8")
+        handler: logging.Handler = PrivateFileHandler(
+            paths.log_dir() / "voiceprint-studio.log", encoding="utf-8")
     except OSError:
         handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrivateFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                          debug=debug))
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 def make_app(argv: Sequence[str] | None = None) -> Any:
@@ -133,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.home:
         paths.set_data_home(args.home)
-    _setup_logging()
+    _setup_logging(args.debug)
     if args.self_test:
         return self_test(args.timeout)
     app = make_app()

@@ -93,7 +93,11 @@ class Engine:
 
     def save_wav(self, audio: Any, path: str | Path) -> None:
         from engine import audio as audio_mod
+        from engine.private_files import open_private
 
+        # a recording of someone's voice is theirs: the file is made 0600 first, and
+        # libsndfile writing over an existing file keeps its mode
+        open_private(path, "wb").close()
         audio_mod.save_wav(path, audio.mono())
 
     # -- engine work (call from jobs) --------------------------------------------------

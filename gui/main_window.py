@@ -397,7 +397,7 @@ class MainWindow(SpeakerActions, QMainWindow):
     # ================================================================ status and jobs
     def show_message(self, text: str) -> None:
         self.status_label.setText(text)
-        log.info("status: %s", text)
+        log.debug("status: %s", text)  # status lines name speakers: debug only
 
     def _on_progress(self, snap: JobSnapshot) -> None:
         self.progress_bar.setValue(int(round(snap.progress * 1000)))

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.private_files import write_private
 from engine.segments import ScoreTrack, Turn, is_unknown, unknown_label
 
 NEW_PREFIX = "NEW_"
@@ -236,9 +237,8 @@ class ReviewModel:
         return model, data.get("audio")
 
     def save_session(self, path: str | Path, audio_path: str | None) -> None:
-        tmp = Path(str(path) + ".tmp")
-        tmp.write_text(json.dumps(self.to_session(audio_path), indent=1), encoding="utf-8")
-        tmp.replace(path)
+        # 0600 wherever it is saved: a session names the speakers of a recording
+        write_private(path, json.dumps(self.to_session(audio_path), indent=1))
 
     @classmethod
     def load_session(cls, path: str | Path) -> tuple[ReviewModel, str | None]:

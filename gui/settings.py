@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.paths import settings_path
+from engine.private_files import private_dir, write_private
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 10
@@ -40,10 +41,8 @@ class Settings:
 
     def save(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.data, indent=1), encoding="utf-8")
-            tmp.replace(self.path)
+            private_dir(self.path.parent)
+            write_private(self.path, json.dumps(self.data, indent=1))  # 0600, atomic
         except OSError:
             log.warning("cannot write settings file %s", self.path)
 
