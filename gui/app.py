@@ -68,6 +68,10 @@ def make_app(argv: Sequence[str] | None = None) -> Any:
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
+    from gui import qt_settings
+
+    # before any QSettings or file dialog: Qt's settings go to the data folder, not ~/.config
+    qt_settings.redirect()
     app = QApplication.instance()
     if app is None:
         # fractional scale factors (125 %, 150 %) as the desktop asks, not rounded

@@ -7,6 +7,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
+from gui import qt_settings
+
 
 def format_quality(report: Any) -> str:
     """A person-readable summary of an ``engine`` QualityReport."""
@@ -35,10 +37,12 @@ class Prompts:
 
     def open_file(self, title: str, filters: str) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self.parent, title, "", filters)
+        qt_settings.tighten()  # the dialog has just saved its folder history
         return path or None
 
     def save_file(self, title: str, filters: str, default: str = "") -> str | None:
         path, _ = QFileDialog.getSaveFileName(self.parent, title, default, filters)
+        qt_settings.tighten()
         return path or None
 
     def ask_text(self, title: str, label: str, text: str = "",

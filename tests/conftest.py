@@ -19,6 +19,9 @@ if "VPSTUDIO_CACHE" not in os.environ:
     os.environ["VPSTUDIO_CACHE"] = tempfile.mkdtemp(prefix="vpstudio-cache-")
     atexit.register(shutil.rmtree, os.environ["VPSTUDIO_CACHE"], True)
 
+# The telemetry switches (engine/offline.py) before any test module can import onnxruntime.
+import engine  # noqa: E402, F401
+
 DATA = Path(__file__).parent / "data"
 
 

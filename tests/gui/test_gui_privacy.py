@@ -122,3 +122,28 @@ def test_debug_logging_keeps_names(qtbot, win: MainWindow, app_log: Path) -> Non
     runner.submit("merge", lambda p, c: (_ for _ in ()).throw(RuntimeError(f"no {NAME}")))
     text = app_log.read_text(encoding="utf-8")
     assert f"Enrolled {NAME}" in text and f"RuntimeError: no {NAME}" in text
+
+
+def test_file_dialog_history_stays_in_the_data_folder(qtbot, vp_home: Path, tmp_path: Path,
+                                                      open_umask: None) -> None:
+    """Qt's dialog saves the visited folders (where the recordings are) to QtProject.conf:
+    in the data folder, 0600, not in ~/.config."""
+    import shiboken6
+    from PySide6.QtWidgets import QFileDialog
+
+    from gui import qt_settings
+
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    (recordings / "talk.wav").write_bytes(b"")
+    folder = qt_settings.redirect()
+    assert folder == vp_home / "qt" and mode(folder) == 0o700
+    d = QFileDialog(None, "Open", str(recordings), "*.wav")
+    d.setOption(QFileDialog.Option.DontUseNativeDialog)
+    d.selectFile(str(recordings / "talk.wav"))
+    d.accept()
+    shiboken6.delete(d)  # Qt writes its settings when the dialog is destroyed
+    conf = folder / "QtProject.conf"
+    assert str(recordings) in conf.read_text(encoding="utf-8")
+    qt_settings.tighten()
+    assert mode(conf) == 0o600
