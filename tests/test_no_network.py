@@ -172,7 +172,13 @@ def _fresh_env(home: Path) -> dict[str, str]:
            and k not in ("DO_NOT_TRACK",)}
     if "VPSTUDIO_CACHE" in os.environ:
         env["VPSTUDIO_CACHE"] = os.environ["VPSTUDIO_CACHE"]
-    env.update(HOME=str(home), PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
+    # A login session always has XDG_RUNTIME_DIR (temp, per user). Without it, libpulse
+    # (PortAudio's ALSA "pulse" hook, present where PulseAudio is installed, as in CI)
+    # makes ~/.config/pulse/<machine-id>-runtime: the desktop's fallback, not the app's.
+    run = home.parent / "run"
+    run.mkdir(mode=0o700, exist_ok=True)
+    env.update(HOME=str(home), XDG_RUNTIME_DIR=str(run), PYTHONPATH=str(ROOT),
+               QT_QPA_PLATFORM="offscreen")
     return env
 
 
@@ -197,10 +203,16 @@ def app_folders(home: Path) -> tuple[Path, Path]:
     return Path(data), Path(cache)
 
 
+#: Shared desktop caches a library may fill in a fresh HOME, holding no user data:
+#: libfontconfig writes its font index here when the system's (fc-cache) is missing
+#: or stale, as on a fresh CI machine with only libfontconfig1.
+DESKTOP_CACHES = (".cache/fontconfig",)
+
+
 def strays(home: Path, allowed: Iterable[Path]) -> list[str]:
     """Paths created under ``home`` that are neither an allowed folder, inside one, nor
-    a folder leading to one."""
-    allowed = [a.resolve() for a in allowed]
+    a folder leading to one (nor one of :data:`DESKTOP_CACHES`)."""
+    allowed = [a.resolve() for a in allowed] + [(home / c).resolve() for c in DESKTOP_CACHES]
     out = []
     for p in sorted(home.rglob("*")):
         r = p.resolve() if not p.is_symlink() else p
@@ -210,6 +222,19 @@ def strays(home: Path, allowed: Iterable[Path]) -> list[str]:
             continue
         out.append(str(p.relative_to(home)))
     return out
+
+
+def test_strays_finds_files_outside_the_app_folders(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    data, cache = home / ".local/share/App", home / ".cache/App"
+    for p in (data / "lib.db", cache / "m.onnx", home / ".cache/fontconfig/x.cache-8",
+              home / ".cache/Microsoft/DeveloperTools/.onnxruntime/deviceid"):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("")
+    assert strays(home, (data, cache)) == [
+        ".cache/Microsoft", ".cache/Microsoft/DeveloperTools",
+        ".cache/Microsoft/DeveloperTools/.onnxruntime",
+        ".cache/Microsoft/DeveloperTools/.onnxruntime/deviceid"]
 
 
 @pytest.fixture(scope="module")
