@@ -5,8 +5,10 @@
 EXE defaults to ``packaging/dist/voiceprint-studio/voiceprint-studio`` (``.exe`` on Windows,
 the ``.app``'s binary on macOS). The app runs with ``QT_QPA_PLATFORM=offscreen`` and a
 throw-away ``VPSTUDIO_HOME``, so it never touches the user's library. Fails (exit 1) on a
-non-zero exit code, a ``Traceback`` anywhere in the output, a time-out, or a JSON summary that
-does not say ``"ok": true``. Prints the elapsed time and the self-test's own step timings.
+non-zero exit code, a ``Traceback`` anywhere in the output, a time-out, a JSON summary that
+does not say ``"ok": true``, or (POSIX) a file the app wrote in a fresh, empty HOME outside
+its own cache folder: ONNX Runtime's telemetry wrote ``~/.cache/Microsoft/...`` there when
+the switch in the runtime hook was missing. Prints the elapsed time and the self-test's own step timings.
 Standard library only: it must run without the app's environment.
 """
 
@@ -47,13 +49,37 @@ def last_json_object(text: str) -> dict[str, Any] | None:
     return None
 
 
+#: What the app may leave in a fresh HOME: its cache (the CAM++ export) and the folders
+#: leading to it; fontconfig's shared font index (no user data).
+ALLOWED_IN_HOME = (".cache/VoiceprintStudio", ".cache/fontconfig")
+
+
+def home_strays(home: Path) -> list[str]:
+    """Paths under ``home`` outside :data:`ALLOWED_IN_HOME` (and not leading to one)."""
+    out = []
+    for p in sorted(home.rglob("*")):
+        rel = p.relative_to(home).as_posix()
+        if any(rel == a or rel.startswith(a + "/") or a.startswith(rel + "/")
+               for a in ALLOWED_IN_HOME):
+            continue
+        out.append(rel)
+    return out
+
+
 def smoke(exe: Path, timeout: float) -> tuple[bool, str, float, dict[str, Any] | None]:
     """Run the self-test; returns (passed, reason, seconds, the app's JSON summary or None)."""
     if not exe.is_file():
         return False, f"no executable at {exe}", 0.0, None
-    with tempfile.TemporaryDirectory(prefix="vp-smoke-") as home:
+    with tempfile.TemporaryDirectory(prefix="vp-smoke-") as home, \
+            tempfile.TemporaryDirectory(prefix="vp-smoke-user-") as user:
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", VPSTUDIO_HOME=home)
         env.setdefault("OMP_NUM_THREADS", "2")
+        if os.name == "posix":  # a new user's HOME; the login session's runtime folder
+            env.update(HOME=str(Path(user) / "home"), XDG_RUNTIME_DIR=str(Path(user) / "run"))
+            for k in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "VPSTUDIO_CACHE"):
+                env.pop(k, None)
+            for d in ("home", "run"):
+                (Path(user) / d).mkdir(mode=0o700)
         t0 = time.perf_counter()
         try:
             proc = subprocess.run([str(exe), "--self-test"], env=env, capture_output=True,
@@ -63,6 +89,7 @@ def smoke(exe: Path, timeout: float) -> tuple[bool, str, float, dict[str, Any] |
             print(out if isinstance(out, str) else out.decode(errors="replace"))
             return False, f"timed out after {timeout:.0f} s", time.perf_counter() - t0, None
         elapsed = time.perf_counter() - t0
+        strays = home_strays(Path(user) / "home") if os.name == "posix" else []
     output = proc.stdout + proc.stderr
     print(output[-6000:])
     summary = last_json_object(proc.stdout)
@@ -83,6 +110,8 @@ def smoke(exe: Path, timeout: float) -> tuple[bool, str, float, dict[str, Any] |
         return False, "a Traceback in the output", elapsed, summary
     if summary is not None and summary.get("ok") is not True:
         return False, "the self-test summary does not say ok", elapsed, summary
+    if strays:
+        return False, f"the app wrote in HOME outside its folders: {strays[:5]}", elapsed, summary
     if "No module named" in str(gui.get("record_reason") or ""):
         # no sound card is fine on a build machine; a module left out of the build is not
         return False, f"a module is missing from the build: {gui['record_reason']}", elapsed, summary

@@ -128,6 +128,11 @@ def test_smoke_test_passes_a_good_app_and_isolates_home(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="shebang scripts stand in for the app")
 @pytest.mark.parametrize("body, reason", [
+    ("from pathlib import Path\n"
+     "p = Path(os.environ['HOME'], '.cache/Microsoft/DeveloperTools/.onnxruntime')\n"
+     "p.mkdir(parents=True); (p / 'deviceid').write_text('x')\n"
+     "print('{\"ok\": true}')", "wrote in HOME"),
+
     ("sys.exit(3)", "exit code 3"),
     ("print('Traceback (most recent call last):', file=sys.stderr)", "Traceback"),
     ("print('{\"ok\": false}')", "does not say ok"),
