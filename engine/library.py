@@ -30,13 +30,16 @@ from __future__ import annotations
 import binascii
 import contextlib
 import datetime as _dt
+import errno
 import json
 import math
 import os
 import re
 import sqlite3
-import tempfile
+import sys
 import threading
+import unicodedata
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,14 +51,19 @@ from engine import paths
 from engine.calibration import cosine_to_score
 from engine.errors import (
     Conflict,
+    DiskFull,
     InvalidVoiceprint,
+    LibraryBusy,
+    LibraryReadOnly,
     ModelMismatch,
     NotFound,
     SizeLimitExceeded,
     ValidationError,
     VPError,
 )
+from engine.files import os_error, write_private_atomic
 from engine.jobs import CancelToken, ProgressFn, no_progress
+from engine.voiceprint import MAX_DIM
 
 if TYPE_CHECKING:
     from engine.voiceprint import Voiceprint
@@ -66,11 +74,11 @@ MAX_IMPORT_BYTES = 512 * 1024 * 1024
 MAX_NAME_CHARS = 200
 MAX_NOTES_CHARS = 10_000
 MAX_SOURCE_CHARS = 1_000
-MAX_DIM = 8_192
 MAX_ENROLLMENTS_PER_SPEAKER = 10_000
-# Unit vectors whose norm drifted further than this are rejected, not renormalised:
-# such a vector was not produced by a speaker encoder.
-_NORM_TOLERANCE = 1e-2
+#: A stored or imported voiceprint's L2 norm must be within this of 1 (export files hold
+#: float32 unit vectors, |norm - 1| < 1e-6); one further off was not produced by a
+#: speaker encoder and is refused, not renormalised.
+NORM_TOLERANCE = 1e-2
 # Up to this many speakers changed by this process, the cached speaker matrix is
 # patched instead of reloaded (a reload of 100k rows takes about a second).
 _PATCH_LIMIT = 10_000
@@ -93,7 +101,7 @@ PALETTE: tuple[str, ...] = (
     "#cc79a7",
 )
 _COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 # -- records ------------------------------------------------------------------------------
@@ -192,10 +200,37 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _invisible(text: str) -> str | None:
+    """The first character of ``text`` that would make two names look the same, or None.
+
+    Refused: control characters (C0, DEL, C1: category Cc), format characters (Cf:
+    zero-width space/joiners, bidi embeddings/overrides/isolates/marks, the BOM, soft
+    hyphen ...), lone surrogates (Cs) and the line/paragraph separators (Zl, Zp).
+    """
+    for ch in text:
+        if unicodedata.category(ch) in _INVISIBLE_CATEGORIES:
+            return ch
+    return None
+
+
 def _clean_name(name: object, location: str = "name") -> str:
+    """A speaker name as stored: NFC, runs of spaces collapsed, no invisible characters.
+
+    NFC makes a name typed with a combining accent ("e" + U+0301) and the same name
+    typed with a precomposed one ("\u00e9") one name; refusing invisible characters
+    keeps "Bob" and "Bob\u200b" from being two speakers.
+    """
     if not isinstance(name, str):
         raise ValidationError("A speaker name must be text.", location=location)
-    cleaned = " ".join(name.split())
+    bad = _invisible(name)
+    if bad is not None:
+        raise ValidationError(
+            f"A speaker name cannot hold invisible or control characters (U+{ord(bad):04X}).",
+            location=location,
+            detail="name.invisible-character",
+            context={"codepoint": f"U+{ord(bad):04X}"},
+        )
+    cleaned = " ".join(unicodedata.normalize("NFC", name).split())
     if not cleaned:
         raise ValidationError("A speaker name cannot be empty.", location=location)
     if len(cleaned) > MAX_NAME_CHARS:
@@ -204,9 +239,14 @@ def _clean_name(name: object, location: str = "name") -> str:
             location=location,
             context={"length": len(cleaned), "max_length": MAX_NAME_CHARS},
         )
-    if _CONTROL_RE.search(cleaned):
-        raise ValidationError("A speaker name cannot hold control characters.", location=location)
     return cleaned
+
+
+def _stored_name_fixed(name: str) -> str:
+    """What an already-stored name becomes under today's rules (migration 3)."""
+    visible = "".join(ch for ch in name if unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
+    cleaned = " ".join(unicodedata.normalize("NFC", visible).split())[:MAX_NAME_CHARS]
+    return cleaned or "Unnamed speaker"
 
 
 def _clean_notes(notes: object, location: str = "notes") -> str:
@@ -263,7 +303,7 @@ def _check_vector(vector: np.ndarray, location: str) -> np.ndarray:
     if not np.all(np.isfinite(v)):
         raise InvalidVoiceprint("A voiceprint holds non-finite values.", location=location)
     norm = float(np.linalg.norm(v.astype(np.float64)))
-    if abs(norm - 1.0) > _NORM_TOLERANCE:
+    if abs(norm - 1.0) > NORM_TOLERANCE:
         raise InvalidVoiceprint(
             "A voiceprint must be a unit-length vector.",
             location=location,
@@ -331,13 +371,54 @@ def _mismatch(model_id: str, expected: str, location: str | None = None) -> Mode
     )
 
 
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # not supported on every platform / filesystem
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+# -- who holds the write lock ---------------------------------------------------------------
+_BUSY_TIMEOUT_S = 10.0
+
+
+def _writer_path(db: Path) -> Path:
+    return Path(str(db) + "-writer")
+
+
+def _claim_writer(db: Path, operation: str) -> dict[str, Any] | None:
+    """Record, while holding SQLite's write lock, which process writes and what."""
+    info = {
+        "pid": os.getpid(),
+        "command": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python",
+        "operation": operation,
+        "since": _dt.datetime.now(_dt.UTC).strftime("%H:%M:%S UTC"),
+    }
+    try:
+        fd = os.open(_writer_path(db), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(info, f)
+    except OSError:  # best effort: a full disk must not stop the write it reports on
+        return None
+    return info
+
+
+def _release_writer(db: Path, claimed: dict[str, Any] | None) -> None:
+    if claimed is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(_writer_path(db))
+
+
+def read_lock_holder(db: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """``{"pid", "command", "operation", "since"}`` of the process now writing the
+    library at ``db``, or None (nobody recorded, or the recorded process is gone)."""
+    try:
+        info = json.loads(_writer_path(Path(db)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
+        return None
+    try:
+        os.kill(info["pid"], 0)
+    except ProcessLookupError:
+        return None  # left behind by a process that was killed mid-write
+    except (PermissionError, OSError):
+        pass
+    return {k: str(info.get(k, "?")) if k != "pid" else info["pid"]
+            for k in ("pid", "command", "operation", "since")}
 
 
 # -- migrations ---------------------------------------------------------------------------
@@ -386,9 +467,34 @@ def _migrate_2(conn: sqlite3.Connection) -> None:
         _refresh_speaker(conn, speaker_id, touch=False)
 
 
+def _migrate_3(conn: sqlite3.Connection) -> None:
+    """Stored names under the NFC / no-invisible-character rule of :func:`_clean_name`.
+
+    A name that changes and then equals another speaker's gets a ``" (2)"`` suffix:
+    "Bob" and "Bob\u200b" were two speakers that looked like one; names that were
+    already clean never change. Nothing else (ids, voiceprints) is touched.
+    """
+    for speaker_id, name in conn.execute("SELECT id, name FROM speakers ORDER BY id").fetchall():
+        fixed = _stored_name_fixed(name)
+        if fixed == name:
+            continue
+        candidate, k = fixed, 2
+        while conn.execute(
+            "SELECT 1 FROM speakers WHERE name = ? AND id != ?", (candidate, speaker_id)
+        ).fetchone():
+            suffix = f" ({k})"
+            candidate, k = fixed[: MAX_NAME_CHARS - len(suffix)] + suffix, k + 1
+        conn.execute("UPDATE speakers SET name = ? WHERE id = ?", (candidate, speaker_id))
+
+
 #: Ordered schema migrations: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_1, _migrate_2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _migrate_1, _migrate_2, _migrate_3
+)
 SCHEMA_VERSION = len(MIGRATIONS)
+# A read-only library cannot be migrated; from this schema on it can still be read
+# (version 3 only cleaned names).
+_MIN_READABLE_SCHEMA = 2
 
 
 def _refresh_speaker(conn: sqlite3.Connection, speaker_id: int, *, touch: bool = True) -> None:
@@ -468,17 +574,21 @@ class Library:
         self._cache: tuple[str, int, np.ndarray, np.ndarray] | None = None
         self._touched: set[int] | None = set()
         self._tx_touched: set[int] | None = set()
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Create the file ourselves so it is 0600 from its first byte (sqlite would use 0644).
+        self.read_only = not self._writable()
+        if self.read_only:
+            self._conn = self._connect_read_only()
+            return
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Create the file ourselves so it is 0600 from its first byte (sqlite would use 0644).
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             os.close(fd)
         except OSError as exc:
-            raise VPError(
-                f"The library {self.path} cannot be opened: {exc.strerror}.",
-                type="library.unavailable",
-                location=str(self.path),
-            ) from exc
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and self.path.is_file():
+                self.read_only = True
+                self._conn = self._connect_read_only()
+                return
+            raise self._unavailable(exc) from exc
         self._restrict_files()
         self._conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=10.0
@@ -501,13 +611,148 @@ class Library:
                 self._conn.close()
             if not isinstance(exc, sqlite3.DatabaseError):
                 raise
-            raise VPError(
+            raise self._db_error(exc, opening=True) from exc
+        self._restrict_files()
+
+    def _writable(self) -> bool:
+        """Whether this user may write the library file (or create it) and its folder.
+
+        ``os.access`` answers for the real user, permission bits and read-only mounts
+        alike; a folder that does not exist yet is creatable when its nearest existing
+        ancestor is writable.
+        """
+        try:
+            if self.path.exists():
+                return os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+            folder = self.path.parent
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent
+            return os.access(folder, os.W_OK)
+        except OSError:
+            return True  # let the real open report what is wrong
+
+    def _unavailable(self, exc: OSError) -> VPError:
+        err = os_error(exc, self.path, writing=True, what="library")
+        if err.type != "library.disk-full":
+            err = VPError(
+                f"The library {self.path} cannot be opened: {exc.strerror}.",
+                type="library.unavailable",
+                location=str(self.path),
+            )
+        return err
+
+    def _read_only_error(self) -> LibraryReadOnly:
+        return LibraryReadOnly(
+            f"The library {self.path} is read-only (its file, folder or disk cannot be "
+            "written by this user): listing, exporting and identifying work, but changes "
+            "cannot be saved. Make it writable, or copy it to a writable folder and use "
+            "--home.",
+            location=str(self.path),
+        )
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open the library for reading only (see :attr:`read_only`).
+
+        ``mode=ro`` reads a WAL database when its ``-shm`` file can be used. In a
+        read-only folder it cannot be created, and SQLite then needs ``immutable=1``,
+        which ignores the ``-wal`` file: allowed only when there is none (a clean
+        close leaves none), else the newest changes would be silently missing.
+        """
+        if not self.path.is_file():
+            raise LibraryReadOnly(
+                f"There is no library at {self.path} and its folder is read-only, so it "
+                "cannot be created. Give a writable folder with --home.",
+                location=str(self.path),
+            )
+        base = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
+        wal = Path(str(self.path) + "-wal")
+        last: sqlite3.DatabaseError | None = None
+        for uri in (base, base + "&immutable=1"):
+            if uri.endswith("immutable=1") and wal.exists() and wal.stat().st_size > 0:
+                break
+            try:
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                       check_same_thread=False, timeout=10.0)
+            except sqlite3.DatabaseError as exc:
+                last = exc
+                continue
+            try:
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                conn.execute("SELECT COUNT(*) FROM speakers").fetchone()
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                last = exc
+                continue
+            if version > SCHEMA_VERSION:
+                conn.close()
+                raise self._newer_schema(version)
+            if version < _MIN_READABLE_SCHEMA:
+                conn.close()
+                raise LibraryReadOnly(
+                    f"The library {self.path} is read-only and was written by an older "
+                    "Voiceprint Studio: it must be upgraded once where it is writable.",
+                    location=str(self.path),
+                    context={"schema_version": version},
+                )
+            return conn
+        raise LibraryReadOnly(
+            f"The library {self.path} is read-only and cannot be opened for reading either "
+            f"({last}); if it holds unsaved changes (a -wal file), open it once where it is "
+            "writable.",
+            location=str(self.path),
+        )
+
+    def _newer_schema(self, version: int) -> VPError:
+        return VPError(
+            f"The library {self.path} was written by a newer Voiceprint Studio "
+            f"(schema {version}, this one knows {SCHEMA_VERSION}). Update the app.",
+            type="library.unsupported-version",
+            location=str(self.path),
+            context={"schema_version": version, "supported": SCHEMA_VERSION},
+        )
+
+    def _db_error(self, exc: sqlite3.DatabaseError, *, opening: bool = False) -> VPError:
+        """The typed error for an SQLite failure (disk full, read-only, busy, damaged)."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code == sqlite3.SQLITE_FULL:
+            return DiskFull(
+                f"The disk holding the library {self.path} is full: the change was not "
+                "saved and the library is unchanged. Free some space and try again.",
+                location=str(self.path),
+                detail="library.disk-full",
+            )
+        if code == sqlite3.SQLITE_READONLY:
+            return self._read_only_error()
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return self._busy_error(exc)
+        if opening:
+            return VPError(
                 f"The library {self.path} cannot be opened: {exc}. If it is damaged, move it "
                 "away and import your last export.",
                 type="library.unavailable",
                 location=str(self.path),
-            ) from exc
-        self._restrict_files()
+            )
+        return VPError(
+            f"The library {self.path} could not be written: {exc}. Nothing was changed.",
+            type="library.io-error",
+            location=str(self.path),
+        )
+
+    def _busy_error(self, exc: BaseException) -> LibraryBusy:
+        holder = read_lock_holder(self.path)
+        if holder is not None:
+            who = (
+                f"process {holder['pid']} ({holder['command']}), running "
+                f"{holder['operation']} since {holder['since']}"
+            )
+        else:
+            who = "another program (it did not say which)"
+        return LibraryBusy(
+            f"The library is being changed by {who}; this change waited "
+            f"{_BUSY_TIMEOUT_S:g} s and was not made. Try again when it has finished.",
+            location=str(self.path),
+            context={"holder": holder} if holder is not None else None,
+        )
 
     # -- plumbing ----------------------------------------------------------------------
     def _restrict_files(self) -> None:
@@ -521,13 +766,7 @@ class Library:
         with self._lock:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise VPError(
-                    f"The library {self.path} was written by a newer Voiceprint Studio "
-                    f"(schema {version}, this one knows {SCHEMA_VERSION}). Update the app.",
-                    type="library.unsupported-version",
-                    location=str(self.path),
-                    context={"schema_version": version, "supported": SCHEMA_VERSION},
-                )
+                raise self._newer_schema(version)
             if version == SCHEMA_VERSION:
                 return
             self._conn.execute("BEGIN IMMEDIATE")
@@ -539,27 +778,43 @@ class Library:
                     self._conn.execute(f"PRAGMA user_version = {step + 1}")
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    with contextlib.suppress(sqlite3.DatabaseError):
+                        self._conn.execute("ROLLBACK")
                 raise
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any exception)."""
+    def _tx(self, operation: str = "a change") -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any exception).
+
+        SQLite failures become typed errors (:meth:`_db_error`). While the transaction
+        holds the write lock, a small ``-writer`` file next to the library says which
+        process holds it and for what, so that a writer that waited in vain can say so.
+        """
         with self._lock:
+            if self.read_only:
+                raise self._read_only_error()
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise VPError(
-                    f"The library is busy or read-only: {exc}.",
-                    type="library.busy",
-                    location=str(self.path),
-                ) from exc
+            except sqlite3.DatabaseError as exc:
+                raise self._db_error(exc) from exc
             self._tx_touched = set()
+            claimed = _claim_writer(self.path, operation)
             try:
                 yield self._conn
+                _release_writer(self.path, claimed)
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                _release_writer(self.path, claimed)
+                # SQLite has already rolled back after some errors (SQLITE_FULL, ...):
+                # a second ROLLBACK would hide the real error behind "no transaction".
+                if self._conn.in_transaction:
+                    with contextlib.suppress(sqlite3.DatabaseError):
+                        self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+                    exc, sqlite3.IntegrityError
+                ):
+                    raise self._db_error(exc) from exc
                 raise
             else:
                 self._merge_touched(self._tx_touched)
@@ -673,13 +928,42 @@ class Library:
                     location=location,
                 )
 
+    def _check_dim(
+        self, conn: sqlite3.Connection, model_id: str, dim: int, location: str,
+        speaker_name: str | None = None,
+    ) -> None:
+        """Refuse a vector whose length is not the model's.
+
+        The model's dimension is :data:`engine.encoder.MODEL_DIMS` for the app's own
+        models, else that of the voiceprints of this model already in the library. One
+        wrong-length vector under the current model id would break every identification.
+        """
+        from engine.encoder import MODEL_DIMS  # cheap: the module loads torch only on use
+
+        expected = MODEL_DIMS.get(model_id)
+        if expected is None:
+            row = conn.execute(
+                "SELECT dim FROM centroids WHERE model_id = ? LIMIT 1", (model_id,)
+            ).fetchone()
+            expected = None if row is None else int(row[0])
+        if expected is not None and expected != dim:
+            who = f"Speaker {speaker_name!r}: its" if speaker_name is not None else "This"
+            raise InvalidVoiceprint(
+                f"{who} voiceprint has {dim} dimensions, but speaker model {model_id!r} "
+                f"makes voiceprints of {expected}; nothing was written.",
+                location=location,
+                detail="voiceprint.bad-dimension",
+                context={"dim": dim, "expected_dim": expected, "model_id": model_id,
+                         **({"name": speaker_name} if speaker_name is not None else {})},
+            )
+
     # -- writes ------------------------------------------------------------------------
     def add_speaker(self, name: str, notes: str = "", colour: str | None = None) -> SpeakerInfo:
         """Create a speaker with no enrollments. Raises :class:`Conflict` if the name is taken."""
         name = _clean_name(name)
         notes = _clean_notes(notes)
         colour = _clean_colour(colour) if colour is not None else None
-        with self._tx() as conn:
+        with self._tx("add speaker") as conn:
             speaker_id = self._insert_speaker(conn, name, notes, colour)
             return self._speaker_row(conn, speaker_id)
 
@@ -720,7 +1004,7 @@ class Library:
             raise ModelMismatch(
                 "These voiceprints come from different speaker models.", location="voiceprints"
             )
-        with self._tx() as conn:
+        with self._tx("enroll") as conn:
             if isinstance(name_or_id, str):
                 name = _clean_name(name_or_id)
                 speaker = self._speaker_by_name(conn, name)
@@ -730,6 +1014,7 @@ class Library:
                 speaker = self._speaker_row(conn, name_or_id)
             vector0, model_id = prepared[0][0], prepared[0][1]
             self._check_model(conn, speaker, model_id, int(vector0.shape[0]), "voiceprint")
+            self._check_dim(conn, model_id, int(vector0.shape[0]), "voiceprint", speaker.name)
             now = _now()
             conn.executemany(
                 "INSERT INTO enrollments (speaker, voiceprint, model_id, seconds, source, created)"
@@ -763,7 +1048,9 @@ class Library:
                 _clean_seconds(seconds, f"{loc}.seconds"),
             ))
         sources = [_clean_source(it[3]) for it in items]
-        with self._tx() as conn:
+        with self._tx("bulk enroll") as conn:
+            for model_id, dim in {(r[6], r[7]) for r in rows}:
+                self._check_dim(conn, model_id, dim, "items")
             start = conn.execute("SELECT COALESCE(MAX(id), 0) FROM speakers").fetchone()[0]
             try:
                 conn.executemany(
@@ -794,7 +1081,7 @@ class Library:
     def rename(self, speaker_id: int, new_name: str) -> SpeakerInfo:
         """Rename a speaker. :class:`Conflict` if another speaker has that name."""
         new_name = _clean_name(new_name)
-        with self._tx() as conn:
+        with self._tx("rename") as conn:
             self._speaker_row(conn, speaker_id)
             self._check_name_free(conn, new_name, except_id=int(speaker_id))
             conn.execute(
@@ -813,7 +1100,7 @@ class Library:
         self, speaker_id: int, column: Literal["notes", "colour"], value: str
     ) -> SpeakerInfo:
         """Update one already-validated text column of a speaker, in one transaction."""
-        with self._tx() as conn:
+        with self._tx("edit speaker") as conn:
             self._speaker_row(conn, speaker_id)
             conn.execute(
                 f"UPDATE speakers SET {column} = ?, updated = ? WHERE id = ?",
@@ -823,7 +1110,7 @@ class Library:
 
     def delete_speaker(self, speaker_id: int) -> SpeakerInfo:
         """Delete a speaker and all its enrollments; returns what was deleted."""
-        with self._tx() as conn:
+        with self._tx("delete speaker") as conn:
             info = self._speaker_row(conn, speaker_id)
             conn.execute("DELETE FROM speakers WHERE id = ?", (int(speaker_id),))
             self._touch(info.id)
@@ -831,7 +1118,7 @@ class Library:
 
     def delete_enrollment(self, enrollment_id: int) -> SpeakerInfo:
         """Delete one enrollment; returns the updated speaker (kept, even with none left)."""
-        with self._tx() as conn:
+        with self._tx("delete enrollment") as conn:
             row = conn.execute(
                 "SELECT speaker FROM enrollments WHERE id = ?", (int(enrollment_id),)
             ).fetchone()
@@ -854,7 +1141,7 @@ class Library:
         """
         if int(into_id) == int(from_id):
             raise ValidationError("Cannot merge a speaker into itself.", location="from_id")
-        with self._tx() as conn:
+        with self._tx("merge") as conn:
             into = self._speaker_row(conn, into_id)
             src = self._speaker_row(conn, from_id)
             if into.model_id and src.model_id and into.model_id != src.model_id:
@@ -1179,9 +1466,13 @@ class Library:
     ) -> ImportReport:
         """Import an export file in ONE transaction: all of it, or nothing.
 
-        Everything is validated before the first write: size (≤ 512 MiB), JSON
-        shape, format and version, names (≤ 200 characters, no repeats), voiceprints
-        (base64, dimension, finite, unit norm) and model ids
+        The file is parsed incrementally (:mod:`engine.export_reader`): memory stays
+        flat whatever its size (≤ 512 MiB). Each speaker is validated before it is
+        written, and any error anywhere rolls the whole import back: JSON shape,
+        format and version, names (≤ 200 characters, NFC, no invisible characters,
+        no repeats), voiceprints (base64, finite, L2 norm within
+        :data:`NORM_TOLERANCE` of 1, the dimension of their model: :data:`MODEL_DIMS
+        <engine.encoder.MODEL_DIMS>` or the library's) and model ids
         (``expected_model_id``, else the library's, must match: :class:`ModelMismatch`).
 
         Args:
@@ -1190,24 +1481,37 @@ class Library:
                 enrollments into the existing speaker.
             progress, cancel: job hooks; cancelling rolls everything back.
         """
+        from engine.export_reader import iter_export, open_export
+
         if on_conflict not in ("skip", "rename", "merge"):
             raise ValidationError(
                 "on_conflict is one of skip, rename, merge.", location="on_conflict"
             )
+        if self.read_only:
+            raise self._read_only_error()
         expected = expected_model_id or self.expected_model_id
-        speakers = _read_export(Path(path), expected, progress, cancel)
-        progress(0.3, "Writing")
+        path = Path(path)
+        f, size = open_export(path)
         added: list[str] = []
         skipped: list[str] = []
         renamed: list[tuple[str, str]] = []
         merged: list[str] = []
         written = 0
-        with self._tx() as conn:
-            for n, sp in enumerate(speakers):
-                if n % 200 == 0:
-                    if cancel is not None:
-                        cancel.check()
-                    progress(0.3 + 0.7 * n / max(len(speakers), 1), "Writing")
+        checked_dims: set[str] = set()
+
+        def on_speaker(n: int) -> None:
+            if n % 200 == 0:
+                if cancel is not None:
+                    cancel.check()
+                progress(min(0.99, f.tell() / max(size, 1)), "Writing")
+
+        with f, self._tx("import") as conn:
+            for n, sp in enumerate(iter_export(f, path, expected, on_speaker)):
+                sloc = f"speakers[{n}]"
+                if sp.vectors and sp.models[0] not in checked_dims:
+                    self._check_dim(conn, sp.models[0], int(sp.vectors[0].shape[0]), sloc,
+                                    sp.name)
+                    checked_dims.add(sp.models[0])
                 existing = self._speaker_by_name(conn, sp.name)
                 if existing is not None and on_conflict == "skip":
                     skipped.append(sp.name)
@@ -1216,8 +1520,7 @@ class Library:
                     target = existing
                     if sp.vectors:
                         self._check_model(
-                            conn, target, sp.models[0], int(sp.vectors[0].shape[0]),
-                            f"speakers[{n}]",
+                            conn, target, sp.models[0], int(sp.vectors[0].shape[0]), sloc
                         )
                     merged.append(sp.name)
                 else:
@@ -1248,6 +1551,7 @@ class Library:
                     self._touch(target.id)
             if cancel is not None:
                 cancel.check()
+            progress(0.99, "Saving")
         progress(1.0, "Imported")
         return ImportReport(tuple(added), tuple(skipped), tuple(renamed), tuple(merged), written)
 
@@ -1275,164 +1579,18 @@ def _stack_rows(rows: Sequence[Any], model_id: str) -> tuple[np.ndarray, np.ndar
     return ids, flat.astype(np.float32).reshape(len(rows), dims.pop())
 
 
-def write_private_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600 (temp file in the same folder)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:  # mkstemp creates 0600
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
-
-
 def read_export(path: str | os.PathLike[str]) -> list[tuple[str, Voiceprint]]:
     """The speakers of an export file as ``(name, voiceprint)`` pairs (validated; speakers
     without enrollments are left out). Used by ``vpstudio compare``."""
+    from engine.export_reader import iter_export, open_export
+
+    path = Path(path)
+    f, _ = open_export(path)
     out = []
-    for sp in _read_export(Path(path), None, no_progress, None):
-        if sp.vectors:
-            out.append((sp.name, _make_voiceprint(_mean_unit(np.stack(sp.vectors)), sp.models[0])))
+    with f:
+        for sp in iter_export(f, path, None):
+            if sp.vectors:
+                out.append(
+                    (sp.name, _make_voiceprint(_mean_unit(np.stack(sp.vectors)), sp.models[0]))
+                )
     return out
-
-
-def _read_export(
-    path: Path,
-    expected_model_id: str | None,
-    progress: ProgressFn,
-    cancel: CancelToken | None,
-) -> list[_ImportSpeaker]:
-    """Read and validate an export file completely; raises a typed error, writes nothing."""
-    loc = str(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise NotFound(f"Cannot read {path}: {exc.strerror}.", location=loc) from exc
-    if size > MAX_IMPORT_BYTES:
-        raise SizeLimitExceeded(
-            f"{path.name} is {size / 2**20:.0f} MiB; an import file is at most "
-            f"{MAX_IMPORT_BYTES // 2**20} MiB.",
-            location=loc,
-            detail="import.too-large",
-            context={"file_size": size, "max_file_size": MAX_IMPORT_BYTES},
-        )
-    try:
-        doc = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise NotFound(f"Cannot read {path}: {exc.strerror}.", location=loc) from exc
-    except (ValueError, RecursionError) as exc:
-        raise ValidationError(
-            f"{path.name} is not a valid JSON file: {exc}.", location=loc
-        ) from exc
-    progress(0.05, "Checking")
-    if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
-        raise ValidationError(
-            f"{path.name} is not a Voiceprint Studio library export "
-            f"(expected \"format\": \"{EXPORT_FORMAT}\").",
-            location=f"{loc}:format",
-        )
-    version = doc.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version:
-        raise ValidationError("The export's version is missing or invalid.", location="version")
-    if version > EXPORT_VERSION:
-        raise ValidationError(
-            f"This export has format version {version}; this Voiceprint Studio reads up to "
-            f"{EXPORT_VERSION}. Update the app.",
-            location="version",
-            context={"version": version, "supported": EXPORT_VERSION},
-        )
-    file_model = doc.get("model_id")
-    if file_model is not None and (not isinstance(file_model, str) or not file_model):
-        raise ValidationError("model_id must be text.", location="model_id")
-    raw_speakers = doc.get("speakers")
-    if not isinstance(raw_speakers, list):
-        raise ValidationError("An export holds a list of speakers.", location="speakers")
-    from engine.voiceprint import Voiceprint
-
-    out: list[_ImportSpeaker] = []
-    seen: dict[str, int] = {}
-    dim: int | None = None
-    for i, raw in enumerate(raw_speakers):
-        sloc = f"speakers[{i}]"
-        if i % 500 == 0:
-            if cancel is not None:
-                cancel.check()
-            progress(0.05 + 0.25 * i / max(len(raw_speakers), 1), "Checking")
-        if not isinstance(raw, dict):
-            raise ValidationError("A speaker is a JSON object.", location=sloc)
-        name = _clean_name(raw.get("name"), f"{sloc}.name")
-        key = name.casefold()
-        if key in seen:
-            raise ValidationError(
-                f"The name {name!r} appears twice in the file.",
-                location=f"{sloc}.name",
-                context={"first": f"speakers[{seen[key]}]"},
-            )
-        seen[key] = i
-        colour = raw.get("colour")
-        sp = _ImportSpeaker(
-            name=name,
-            notes=_clean_notes(raw.get("notes"), f"{sloc}.notes"),
-            colour=None if colour is None else _clean_colour(colour, f"{sloc}.colour"),
-        )
-        enrollments = raw.get("enrollments", [])
-        if not isinstance(enrollments, list) or len(enrollments) > MAX_ENROLLMENTS_PER_SPEAKER:
-            raise ValidationError(
-                f"A speaker's enrollments are a list of at most {MAX_ENROLLMENTS_PER_SPEAKER}.",
-                location=f"{sloc}.enrollments",
-            )
-        for j, e in enumerate(enrollments):
-            eloc = f"{sloc}.enrollments[{j}]"
-            if not isinstance(e, dict):
-                raise ValidationError("An enrollment is a JSON object.", location=eloc)
-            model_id = e.get("model_id", file_model)
-            if not isinstance(model_id, str) or not model_id:
-                raise ValidationError("An enrollment needs a model_id.", location=f"{eloc}.model_id")
-            if expected_model_id is not None and model_id != expected_model_id:
-                raise _mismatch(model_id, expected_model_id, f"{eloc}.model_id")
-            if sp.models and model_id != sp.models[0]:
-                raise _mismatch(model_id, sp.models[0], f"{eloc}.model_id")
-            b64 = e.get("voiceprint")
-            if not isinstance(b64, str) or len(b64) > 4 * (MAX_DIM * 4 + 1024):
-                raise InvalidVoiceprint(
-                    "A voiceprint is a base64 text.", location=f"{eloc}.voiceprint"
-                )
-            try:
-                vp = Voiceprint.from_base64(b64)
-            except VPError as exc:
-                exc.location = f"{eloc}.voiceprint"
-                raise
-            except (ValueError, TypeError, binascii.Error) as exc:
-                raise InvalidVoiceprint(
-                    f"A voiceprint cannot be decoded: {exc}.", location=f"{eloc}.voiceprint"
-                ) from exc
-            if vp.model_id != model_id:
-                raise _mismatch(vp.model_id, model_id, f"{eloc}.voiceprint")
-            vector = _check_vector(vp.vector, f"{eloc}.voiceprint")
-            declared_dim = e.get("dim")
-            if declared_dim is not None and declared_dim != vector.shape[0]:
-                raise InvalidVoiceprint(
-                    f"The voiceprint has {vector.shape[0]} numbers but dim says {declared_dim}.",
-                    location=f"{eloc}.voiceprint",
-                )
-            if dim is None:
-                dim = int(vector.shape[0])
-            elif vector.shape[0] != dim:
-                raise InvalidVoiceprint(
-                    f"Voiceprints in this file differ in dimension ({vector.shape[0]} vs {dim}).",
-                    location=f"{eloc}.voiceprint",
-                )
-            sp.vectors.append(vector)
-            sp.models.append(model_id)
-            sp.seconds.append(_clean_seconds(e.get("seconds", 0.0), f"{eloc}.seconds"))
-            sp.sources.append(_clean_source(e.get("source", ""), f"{eloc}.source"))
-        out.append(sp)
-    return out
-

@@ -16,7 +16,7 @@ every field and raises :class:`~engine.errors.InvalidVoiceprint` with a ``detail
 naming what is wrong (``voiceprint.truncated``, ``voiceprint.bad-magic``,
 ``voiceprint.unsupported-version``, ``voiceprint.bad-length``, ``voiceprint.bad-checksum``,
 ``voiceprint.bad-model-id``, ``voiceprint.bad-dimension``, ``voiceprint.non-finite``,
-``voiceprint.zero-norm``, ``voiceprint.bad-base64``).
+``voiceprint.zero-norm``, ``voiceprint.bad-base64``, ``voiceprint.not-unit-norm``).
 """
 
 from __future__ import annotations
@@ -150,8 +150,15 @@ class Voiceprint:
         return body + _U32.pack(zlib.crc32(body) & 0xFFFFFFFF)
 
     @classmethod
-    def from_bytes(cls, blob: bytes | bytearray | memoryview) -> Voiceprint:
+    def from_bytes(
+        cls, blob: bytes | bytearray | memoryview, *, unit_tolerance: float | None = None
+    ) -> Voiceprint:
         """Decode a blob made by :meth:`to_bytes`, checking every field.
+
+        Args:
+            unit_tolerance: when given, a stored vector whose L2 norm differs from 1 by
+                more than this is refused (``voiceprint.not-unit-norm``) instead of
+                being normalised: blobs made by :meth:`to_bytes` hold unit vectors.
 
         Raises:
             InvalidVoiceprint: anything malformed (``detail`` says what).
@@ -211,6 +218,17 @@ class Voiceprint:
         except UnicodeDecodeError:
             raise _bad("the model id is not valid UTF-8.", "voiceprint.bad-model-id") from None
         vec = np.frombuffer(b, dtype="<f4", count=dim, offset=vec_at).astype(np.float32)
+        if unit_tolerance is not None:
+            with np.errstate(all="ignore"):
+                norm = float(np.linalg.norm(vec.astype(np.float64)))
+            if np.isfinite(norm) and norm > 1e-12 and abs(norm - 1.0) > unit_tolerance:
+                raise _bad(
+                    f"the vector's length is {norm:.6g}, not 1 (allowed: within "
+                    f"{unit_tolerance:g} of 1): it was not made by a speaker encoder.",
+                    "voiceprint.not-unit-norm",
+                    norm=norm,
+                    tolerance=unit_tolerance,
+                )
         return cls(vec, model_id)
 
     def to_base64(self) -> str:
@@ -218,8 +236,12 @@ class Voiceprint:
         return base64.b64encode(self.to_bytes()).decode("ascii")
 
     @classmethod
-    def from_base64(cls, text: str | bytes) -> Voiceprint:
+    def from_base64(
+        cls, text: str | bytes, *, unit_tolerance: float | None = None
+    ) -> Voiceprint:
         """Decode :meth:`to_base64` output (surrounding whitespace allowed).
+
+        ``unit_tolerance`` as in :meth:`from_bytes`.
 
         Raises:
             InvalidVoiceprint: not base64, or the blob inside is invalid.
@@ -237,7 +259,7 @@ class Voiceprint:
             raise _bad(
                 "the voiceprint text is not valid base64.", "voiceprint.bad-base64"
             ) from None
-        return cls.from_bytes(raw)
+        return cls.from_bytes(raw, unit_tolerance=unit_tolerance)
 
 
 def mean_voiceprint(voiceprints: Sequence[Voiceprint]) -> Voiceprint:
