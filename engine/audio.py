@@ -19,6 +19,7 @@ Design points:
   strings below), never a bare exception.
 
 ``detail`` values: ``media.not-found``, ``media.not-a-file``, ``media.io-error``,
+``media.permission-denied``, ``media.name-too-long``,
 ``media.empty`` (0 bytes), ``media.zero-length`` (no samples), ``media.non-finite``,
 ``media.corrupt``, ``media.unsupported-format``, ``media.unsupported-sample-rate``,
 ``media.too-large`` (file size) and ``media.too-long`` (duration); channel errors
@@ -27,11 +28,13 @@ are :class:`~engine.errors.ValidationError` at location ``"channels"``.
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import math
 import numbers
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +63,8 @@ _READ_SAMPLES = 1 << 23
 # libsndfile reports this many frames (or more) when it does not know the length.
 _UNKNOWN_FRAMES = 1 << 62
 _SF_ERR_UNRECOGNISED_FORMAT = 1
+_SF_ERR_SYSTEM = 2
+_SF_ERR_BAD_FILE = 7  # "File does not exist or is not a regular file (possibly a pipe?)"
 # Output samples (16 kHz) per file byte that load_audio preallocates for; lossy and
 # lossless codecs stay far below it, so only a lying header is affected.
 _MAX_SAMPLES_PER_BYTE = 64
@@ -173,8 +178,20 @@ def _lowpass(up: int, down: int) -> np.ndarray:
     return h
 
 
+# Above this up or down factor the exact polyphase filter (20 * max(up, down) + 1 taps)
+# costs more memory than the audio: 383,999 Hz needs 7.7 M taps and 470 MB for 5 s.
+# Every common rate (8 k to 384 kHz, the 44.1 k family: 441) stays far below it.
+_MAX_POLYPHASE_FACTOR = 4096
+
+
 class _Resampler:
     """Blockwise ``resample_poly`` whose output equals resampling the whole signal.
+
+    Rates whose ratio to 16 kHz needs an up or down factor above
+    :data:`_MAX_POLYPHASE_FACTOR` (e.g. 383,999 Hz, a prime-like ratio) go through
+    libsoxr's streaming resampler instead (its "VHQ" quality, arbitrary ratio,
+    memory independent of the ratio), trimmed or zero-padded at the end to exactly
+    ``ceil(n * 16000 / rate)`` samples.
 
     Input is pushed in order as ``(channels, k)`` float32. Output sample ``m`` needs
     input within ``half_len / up`` samples of ``m * down / up``; the resampler keeps
@@ -186,7 +203,17 @@ class _Resampler:
     def __init__(self, rate: int, channels: int) -> None:
         self.up, self.down = _ratio(rate)
         self.identity = self.up == self.down == 1
-        self.h = _lowpass(self.up, self.down) if not self.identity else None
+        self.stream: Any = None
+        self.pushed = self.emitted = 0  # input and output samples so far (soxr path)
+        if max(self.up, self.down) > _MAX_POLYPHASE_FACTOR:
+            import soxr
+
+            self.stream = soxr.ResampleStream(
+                rate, SAMPLE_RATE, channels, dtype="float32", quality="VHQ"
+            )
+        self.h = (
+            _lowpass(self.up, self.down) if not self.identity and self.stream is None else None
+        )
         reach = (10 * max(self.up, self.down)) // self.up + 2
         self.pad = -(-reach // self.down) * self.down
         self.buf = np.zeros((channels, 0), dtype=np.float32)
@@ -201,6 +228,8 @@ class _Resampler:
         """Feed input ``(channels, k)``; return the outputs now final ``(channels, m)``."""
         if self.identity:
             return x
+        if self.stream is not None:
+            return self._soxr(x, last=False)
         self.buf = np.concatenate([self.buf, x], axis=1) if self.buf.shape[1] else x
         end = self.buf_start + self.buf.shape[1]
         safe = ((end - self.pad) // self.down) * self.down
@@ -218,6 +247,8 @@ class _Resampler:
 
     def finish(self) -> np.ndarray:
         """The remaining outputs after the last input (``ceil(n * up / down)`` in all)."""
+        if self.stream is not None:
+            return self._soxr(self.buf[:, :0], last=True)
         if self.identity or self.buf.shape[1] == 0:
             return self.buf[:, :0]
         end = self.buf_start + self.buf.shape[1]
@@ -228,6 +259,20 @@ class _Resampler:
         self.emit_k = end
         self.buf = self.buf[:, :0]
         return y[:, lo:]
+
+
+    def _soxr(self, x: np.ndarray, *, last: bool) -> np.ndarray:
+        self.pushed += x.shape[1]
+        y = self.stream.resample_chunk(np.ascontiguousarray(x.T), last=last)
+        y = np.ascontiguousarray(np.asarray(y, dtype=np.float32).reshape(-1, x.shape[0]).T)
+        target = -(-self.pushed * self.up // self.down)
+        room = target - self.emitted
+        if y.shape[1] > room:  # never more than the exact length
+            y = y[:, : max(room, 0)]
+        if last and y.shape[1] < room:
+            y = np.concatenate([y, np.zeros((x.shape[0], room - y.shape[1]), np.float32)], 1)
+        self.emitted += y.shape[1]
+        return y
 
 
 def output_length(frames: int, rate: int) -> int:
@@ -375,16 +420,21 @@ def _non_finite(where: str) -> MediaUnreadable:
     )
 
 
-def _sf_error(exc: BaseException, where: str) -> MediaUnreadable:
+def _sf_error(exc: BaseException, where: str, *, opening: bool = False) -> MediaUnreadable:
     code = getattr(exc, "code", None)
     text = getattr(exc, "error_string", None) or str(exc)
-    if code == _SF_ERR_UNRECOGNISED_FORMAT:
+    # At open time the file is known to be a readable regular file (or bytes), so
+    # libsndfile's "does not exist or is not a regular file (possibly a pipe?)" means
+    # that a format parser (e.g. MP3's, on bytes that look like an MPEG sync word) gave up.
+    if code == _SF_ERR_UNRECOGNISED_FORMAT or (opening and code == _SF_ERR_BAD_FILE):
         return MediaUnreadable(
-            "the file is not in an audio format this app reads "
-            "(WAV, FLAC, OGG/Vorbis/Opus, MP3 and other libsndfile formats).",
+            "the file's format is not recognised: it is not audio in a format this app "
+            "reads (WAV, FLAC, OGG/Vorbis/Opus, MP3 and other libsndfile formats).",
             location=where,
             detail="media.unsupported-format",
         )
+    if code == _SF_ERR_SYSTEM and "ermission denied" in text:
+        return _permission_denied(where)
     return MediaUnreadable(
         f"the audio file is corrupt or truncated and cannot be decoded ({text}).",
         location=where,
@@ -443,21 +493,7 @@ def _open(source: Any, limits: Limits | None) -> _Opened:
         if isinstance(path, bytes):  # os.PathLike[bytes]
             path = os.fsdecode(path)
         where = path
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise MediaUnreadable(
-                "the audio file does not exist.", location=where, detail="media.not-found"
-            ) from None
-        except (OSError, ValueError) as exc:
-            raise MediaUnreadable(
-                f"the audio file cannot be read ({exc}).", location=where, detail="media.io-error"
-            ) from None
-        if not os.path.isfile(path):
-            raise MediaUnreadable(
-                "the path is not a regular file.", location=where, detail="media.not-a-file"
-            )
-        size = st.st_size
+        size = _check_path(path)
         _check_size(size, limits, where)
         fileobj = path
     else:
@@ -467,13 +503,72 @@ def _open(source: Any, limits: Limits | None) -> _Opened:
         )
     try:
         f = sf.SoundFile(fileobj)
-    except PermissionError as exc:
-        raise MediaUnreadable(
-            f"the audio file cannot be read ({exc}).", location=where, detail="media.io-error"
-        ) from None
+    except PermissionError:
+        raise _permission_denied(where) from None
     except _DECODE_ERRORS as exc:
-        raise _sf_error(exc, where) from None
+        raise _sf_error(exc, where, opening=True) from None
     return _Opened(f, where, path, size)
+
+
+def _permission_denied(where: str) -> MediaUnreadable:
+    return MediaUnreadable(
+        "permission denied: this user may not read the audio file (check its permissions).",
+        location=where,
+        detail="media.permission-denied",
+    )
+
+
+def _check_path(path: str) -> int:
+    """Check that ``path`` is a regular file this user can read; returns its size in bytes."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise MediaUnreadable(
+            "the audio file does not exist.", location=path, detail="media.not-found"
+        ) from None
+    except PermissionError:  # a folder on the way cannot be entered
+        raise _permission_denied(path) from None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise MediaUnreadable(
+                "a file or folder name in the path is longer than the file system allows "
+                "(255 bytes per name).",
+                location=path,
+                detail="media.name-too-long",
+            ) from None
+        raise MediaUnreadable(
+            f"the audio file cannot be read ({exc.strerror or exc}).",
+            location=path,
+            detail="media.io-error",
+        ) from None
+    except ValueError as exc:  # an embedded NUL byte
+        raise MediaUnreadable(
+            f"the path is not a valid file name ({exc}).", location=path, detail="media.not-found"
+        ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise MediaUnreadable(
+            "the path is not a regular file.", location=path, detail="media.not-a-file"
+        )
+    # Open it once: read permission is the kernel's to decide (ACLs, root, mounts).
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except PermissionError:
+        raise _permission_denied(path) from None
+    except OSError as exc:
+        raise MediaUnreadable(
+            f"the audio file cannot be read ({exc.strerror or exc}).",
+            location=path,
+            detail="media.io-error",
+        ) from None
+    return int(st.st_size)
+
+
+def check_readable(path: str | os.PathLike[str]) -> None:
+    """Raise the error :func:`load_audio` would give for a missing, unreadable, empty or
+    non-regular file, without decoding anything (callers check inputs before loading
+    models)."""
+    where = os.fsdecode(os.fspath(path))
+    _check_size(_check_path(where), None, where)
 
 
 def _check_size(size: int, limits: Limits | None, where: str) -> None:

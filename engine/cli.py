@@ -127,7 +127,7 @@ class Output:
             self.stdout.flush()
         else:
             where = f" ({payload['location']})" if payload.get("location") else ""
-            self.stderr.write(f"vpstudio: error: {payload['message']}{where}\n")
+            self.stderr.write(f"vpstudio: error [{payload['type']}]: {payload['message']}{where}\n")
             self.stderr.flush()
 
 
@@ -193,13 +193,17 @@ def _extract_per_channel_fn() -> Callable[..., Any]:
     return extract_per_channel
 
 
+def _check_media(path: str) -> None:
+    """Fail at once, before any model loads, on a missing, unreadable or odd input file."""
+    from engine.audio import check_readable
+
+    check_readable(path)
+
+
 def _load(path: str, *, channel_mode: str = "mix", channels: Sequence[int] | None = None) -> Any:
     from engine.audio import VOICEPRINT_LIMITS, load_audio
 
-    if not Path(path).is_file():
-        from engine.errors import MediaUnreadable
-
-        raise MediaUnreadable(f"There is no file {path}.", location=path)
+    _check_media(path)
     kwargs: dict[str, Any] = {"limits": VOICEPRINT_LIMITS}
     if channel_mode != "mix" or channels is not None:
         kwargs["channel_mode"] = channel_mode
@@ -258,10 +262,7 @@ def cmd_enroll(args: argparse.Namespace, out: Output) -> int:
     from engine.errors import NoSpeech
 
     for path in args.files:  # before loading any model: a typo fails at once
-        if not Path(path).is_file():
-            from engine.errors import MediaUnreadable
-
-            raise MediaUnreadable(f"There is no file {path}.", location=path)
+        _check_media(path)
     extract = _extract_fn()
     items: list[tuple[Voiceprint, float, str]] = []
     reports: list[dict[str, Any]] = []
@@ -366,6 +367,9 @@ def cmd_merge(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_export(args: argparse.Namespace, out: Output) -> int:
+    from engine.files import check_output_path
+
+    check_output_path(args.file, "export file")  # a folder or a typo in it: before any work
     library = _open_library()
     ids = [library.get_by_name(n).id for n in args.names] if args.names else None
     count = library.export_json(args.file, ids)
@@ -402,10 +406,7 @@ def cmd_import(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_identify(args: argparse.Namespace, out: Output) -> int:
-    if not Path(args.file).is_file():  # before loading any model: a typo fails at once
-        from engine.errors import MediaUnreadable
-
-        raise MediaUnreadable(f"There is no file {args.file}.", location=args.file)
+    _check_media(args.file)  # before loading any model: a typo fails at once
     from engine import formats
 
     split = args.channel_mode == "split"
@@ -519,14 +520,24 @@ def _rename_result(result: Any, names: dict[str, str]) -> Any:
 def _voiceprint_operand(operand: str, library_box: list[Library]) -> list[tuple[str, Voiceprint]]:
     """A compare operand: comma-separated items, each a .vp file, a library export
     (.json, all its speakers) or the name of an enrolled speaker."""
-    items = [operand] if Path(operand).is_file() else [p.strip() for p in operand.split(",")]
+    from engine.compare import MAX_LIST
+
+    items = [operand] if _is_file(operand) else [p.strip() for p in operand.split(",")]
     items = [p for p in items if p]
     if not items:
         raise UsageError(f"{operand!r} names no voiceprint file or speaker.", location="A/B")
+    if len(items) > MAX_LIST:
+        from engine.errors import SizeLimitExceeded
+
+        raise SizeLimitExceeded(
+            f"{len(items)} voiceprints or names in one list; at most {MAX_LIST} are allowed.",
+            location="A/B",
+            context={"length": len(items), "max_length": MAX_LIST},
+        )
     out: list[tuple[str, Voiceprint]] = []
     for item in items:
         path = Path(item)
-        if path.is_file():
+        if _is_file(item):
             if path.suffix.lower() == ".json":
                 from engine.library import read_export
 
@@ -535,7 +546,7 @@ def _voiceprint_operand(operand: str, library_box: list[Library]) -> list[tuple[
             from engine.voiceprint import Voiceprint
 
             try:
-                vp = Voiceprint.from_bytes(path.read_bytes())
+                vp = Voiceprint.from_bytes(_read_bytes(path))
             except VPError as exc:
                 exc.location = str(path)
                 raise
@@ -551,6 +562,21 @@ def _voiceprint_operand(operand: str, library_box: list[Library]) -> list[tuple[
         info = library.get_by_name(item)
         out.append((info.name, library.voiceprint(info.id)))
     return out
+
+
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names an existing regular file; False for a name the file system
+    could never hold (a component over 255 bytes, a NUL byte), e.g. a long list of names."""
+    return os.path.isfile(text)  # catches OSError (ENAMETOOLONG ...) and ValueError
+
+
+def _read_bytes(path: Path) -> bytes:
+    from engine.files import os_error
+
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise os_error(exc, path, writing=False, what="voiceprint file") from exc
 
 
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
@@ -583,7 +609,10 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_voiceprint(args: argparse.Namespace, out: Output) -> int:
+    from engine.files import check_output_path
+
     channels = _parse_channels(args.channels)
+    check_output_path(Path(args.output), "voiceprint file")
     audio = _load(args.file, channel_mode=args.channel_mode, channels=channels)
     outputs: list[dict[str, Any]] = []
     target = Path(args.output)
@@ -619,9 +648,9 @@ def _quality_line_from_dict(q: dict[str, Any]) -> str:
 
 
 def _write_blob(path: Path, data: bytes) -> None:
-    from engine.library import write_private_atomic
+    from engine.files import write_private_atomic
 
-    write_private_atomic(path, data)
+    write_private_atomic(path, data, what="voiceprint file")
 
 
 def _parse_channels(text: str | None) -> list[int] | None:

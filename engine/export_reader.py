@@ -24,8 +24,8 @@ from typing import IO, Any
 
 import ijson
 
-from engine.errors import InvalidVoiceprint, SizeLimitExceeded, ValidationError, VPError
 from engine import library as _library
+from engine.errors import InvalidVoiceprint, SizeLimitExceeded, ValidationError, VPError
 from engine.files import os_error
 from engine.library import (
     EXPORT_FORMAT,

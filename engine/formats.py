@@ -409,16 +409,24 @@ def write(
     p = Path(path)
     fmt = fmt or format_for(p)
     text = dumps(result, fmt, uri=uri or p.stem)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    from engine.files import os_error
+
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        # a short prefix: the temporary name must fit in 255 bytes whenever p's does
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:40]}.", suffix=".part", dir=p.parent)
+    except OSError as exc:
+        raise os_error(exc, p, writing=True, what="output file") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise os_error(exc, p, writing=True, what="output file") from exc
         raise
     return p
 

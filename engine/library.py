@@ -27,7 +27,6 @@ come from one speaker model; vectors of another model are refused with
 
 from __future__ import annotations
 
-import binascii
 import contextlib
 import datetime as _dt
 import errno
@@ -57,7 +56,6 @@ from engine.errors import (
     LibraryReadOnly,
     ModelMismatch,
     NotFound,
-    SizeLimitExceeded,
     ValidationError,
     VPError,
 )
