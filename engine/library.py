@@ -370,7 +370,16 @@ def _mismatch(model_id: str, expected: str, location: str | None = None) -> Mode
 
 
 # -- who holds the write lock ---------------------------------------------------------------
+#: How long a write waits for another process's write to finish before ``library.busy``.
 _BUSY_TIMEOUT_S = 10.0
+
+
+def _no_space(db: Path) -> bool:
+    """Whether the file system holding ``db`` has no block left for this user."""
+    try:
+        return os.statvfs(db.parent).f_bavail == 0
+    except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)
+        return False
 
 
 def _writer_path(db: Path) -> Path:
@@ -572,6 +581,7 @@ class Library:
         self._cache: tuple[str, int, np.ndarray, np.ndarray] | None = None
         self._touched: set[int] | None = set()
         self._tx_touched: set[int] | None = set()
+        self._read_only_cause: VPError | None = None
         self.read_only = not self._writable()
         if self.read_only:
             self._conn = self._connect_read_only()
@@ -589,10 +599,10 @@ class Library:
             raise self._unavailable(exc) from exc
         self._restrict_files()
         self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+            self.path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_S
         )
         try:
-            self._conn.execute("PRAGMA busy_timeout = 10000")
+            self._conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise VPError(
@@ -609,7 +619,16 @@ class Library:
                 self._conn.close()
             if not isinstance(exc, sqlite3.DatabaseError):
                 raise
-            raise self._db_error(exc, opening=True) from exc
+            err = self._db_error(exc, opening=True)
+            if not isinstance(err, DiskFull) or not self.path.is_file():
+                raise err from exc
+            # A full disk cannot even grow the -shm file; reading still works without it.
+            try:
+                self._conn = self._connect_read_only()
+            except VPError:
+                raise err from exc
+            self.read_only, self._read_only_cause = True, err
+            return
         self._restrict_files()
 
     def _writable(self) -> bool:
@@ -639,7 +658,9 @@ class Library:
             )
         return err
 
-    def _read_only_error(self) -> LibraryReadOnly:
+    def _read_only_error(self) -> VPError:
+        if self._read_only_cause is not None:
+            return self._read_only_cause
         return LibraryReadOnly(
             f"The library {self.path} is read-only (its file, folder or disk cannot be "
             "written by this user): listing, exporting and identifying work, but changes "
@@ -670,7 +691,7 @@ class Library:
                 break
             try:
                 conn = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                       check_same_thread=False, timeout=10.0)
+                                       check_same_thread=False, timeout=_BUSY_TIMEOUT_S)
             except sqlite3.DatabaseError as exc:
                 last = exc
                 continue
@@ -712,6 +733,8 @@ class Library:
     def _db_error(self, exc: sqlite3.DatabaseError, *, opening: bool = False) -> VPError:
         """The typed error for an SQLite failure (disk full, read-only, busy, damaged)."""
         code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN) and _no_space(self.path):
+            code = sqlite3.SQLITE_FULL  # e.g. SQLITE_IOERR_SHMSIZE: the -shm file cannot grow
         if code == sqlite3.SQLITE_FULL:
             return DiskFull(
                 f"The disk holding the library {self.path} is full: the change was not "
