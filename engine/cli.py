@@ -522,7 +522,15 @@ def _voiceprint_operand(operand: str, library_box: list[Library]) -> list[tuple[
     (.json, all its speakers) or the name of an enrolled speaker."""
     from engine.compare import MAX_LIST
 
-    items = [operand] if _is_file(operand) else [p.strip() for p in operand.split(",")]
+    if operand.startswith("@") and _is_file(operand[1:]):
+        # one item per line: a shell passes at most 128 KiB in one argument, too little
+        # for the 50,000 names a list may hold
+        text = _read_bytes(Path(operand[1:])).decode("utf-8", errors="replace")
+        items = [line.strip() for line in text.splitlines()]
+    elif _is_file(operand):
+        items = [operand]
+    else:
+        items = [p.strip() for p in operand.split(",")]
     items = [p for p in items if p]
     if not items:
         raise UsageError(f"{operand!r} names no voiceprint file or speaker.", location="A/B")
@@ -868,8 +876,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "compare", "score voiceprints against each other",
         "Print the 0-100 score matrix between A and B. Each of A and B is a voiceprint file "
-        "(.vp from \"vpstudio voiceprint\"), a library export (.json), or comma-separated "
-        "names of enrolled speakers.",
+        "(.vp from \"vpstudio voiceprint\"), a library export (.json), comma-separated "
+        "names of enrolled speakers, or @LIST: a text file with one name or file per line "
+        "(for long lists: up to 50,000).",
         'vpstudio compare unknown.vp "Ada Lovelace,Alan Turing"\nvpstudio --json compare a.vp b.vp',
     )
     p.add_argument("a", metavar="A")

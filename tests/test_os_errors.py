@@ -129,7 +129,8 @@ def test_long_comma_separated_names_in_compare(capsys, vp_home: Path, rng) -> No
     assert code == 0 and data["a"] == names and np.array(data["score"]).shape == (40, 3)
 
 
-def test_name_list_limit_is_reachable_through_names(capsys, vp_home: Path, rng) -> None:
+def test_name_list_limit_is_reachable_through_names(capsys, vp_home: Path, rng,
+                                                    tmp_path: Path) -> None:
     from engine.compare import MAX_LIST
 
     lib = Library()
@@ -141,6 +142,15 @@ def test_name_list_limit_is_reachable_through_names(capsys, vp_home: Path, rng) 
     err = error(capsys, "compare", ",".join([*names, "n0"]), "n0")
     assert err["type"] == "request.size-limit-exceeded"
     assert err["context"]["max_length"] == MAX_LIST
+    # a real command line holds at most 128 KiB per argument: @LIST, one name per line
+    listing = tmp_path / "names.txt"
+    listing.write_text("\n".join([*names, "n0"]) + "\n")
+    code, data = cli_as(None, "--home", str(vp_home), "compare", f"@{listing}", "n0",
+                        home=vp_home)
+    assert data["error"]["type"] == "request.size-limit-exceeded"
+    listing.write_text("\n".join(names[:3]))
+    code, data = run_json(capsys, "compare", f"@{listing}", "n0")
+    assert code == 0 and data["a"] == names[:3]
 
 
 @pytest.mark.parametrize("command", ["identify", "voiceprint", "enroll"])
