@@ -80,11 +80,14 @@ def cli_as(uid: int | None, *argv: str, home: Path) -> tuple[int, dict]:
             pytest.skip("needs setpriv to run as another user")
         prefix = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         probe = subprocess.run(
-            [*prefix, sys.executable, "-c", "import engine.cli, engine.audio, engine.library"],
+            [*prefix, sys.executable, "-c", "import engine.cli as c; print(c.__file__)"],
             cwd="/", env=env, capture_output=True, text=True, timeout=120,
         )
-        if probe.returncode != 0:  # e.g. a checkout under /root, which nobody cannot enter
-            pytest.skip(f"user {uid} cannot run this checkout: {probe.stderr[-300:]}")
+        # e.g. a checkout under /root, which nobody cannot enter: Python would then
+        # import another installed copy of the engine, or none
+        if probe.returncode != 0 or not probe.stdout.strip().startswith(str(ROOT)):
+            pytest.skip(f"user {uid} cannot run this checkout ({probe.stdout.strip()}"
+                        f"{probe.stderr[-300:]})")
     done = subprocess.run(
         [*prefix, sys.executable, "-m", "engine.cli", "--json", *argv],
         cwd="/", env=env, capture_output=True, text=True, timeout=120,
