@@ -21,10 +21,8 @@ anything else               ``file.io-error``                ``file.io-error``
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import tempfile
 from pathlib import Path
 
 from engine.errors import (
@@ -128,35 +126,12 @@ def write_private_atomic(path: str | os.PathLike[str], data: bytes, *,
     error of :func:`os_error`; on any failure the temporary file is removed and an
     existing ``path`` is left as it was.
     """
+    from engine.private_files import write_private
+
     path = Path(path)
     check_output_path(path, what)
-    directory = path.parent if str(path.parent) else Path(".")
-    # A short prefix: the temporary name must fit in 255 bytes whenever the target does.
-    prefix = "." + path.name.encode("utf-8", "surrogateescape")[:40].decode("utf-8", "ignore")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=prefix + ".", suffix=".tmp", dir=directory)
+        write_private(path, data)
     except OSError as exc:
         raise os_error(exc, path, writing=True, what=what) from exc
-    try:
-        with os.fdopen(fd, "wb") as f:  # mkstemp creates 0600
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise os_error(exc, path, writing=True, what=what) from exc
-        raise
-    fsync_dir(directory)
 
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (ignored where not supported)."""
-    with contextlib.suppress(OSError):  # not supported on every platform / filesystem
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
