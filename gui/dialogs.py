@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from gui import qt_settings
+from gui.folders import LastFolder
 
 
 def format_quality(report: Any) -> str:
@@ -32,18 +33,36 @@ def format_quality(report: Any) -> str:
 class Prompts:
     """Modal dialogs. Tests substitute an object with the same methods."""
 
-    def __init__(self, parent: QWidget) -> None:
+    def __init__(self, parent: QWidget, folders: LastFolder | None = None) -> None:
         self.parent = parent
+        self.folders = folders
+
+    def _start(self, default: str = "") -> str:
+        return self.folders.start(default) if self.folders is not None else default
+
+    def _chosen(self, path: str) -> str | None:
+        if path and self.folders is not None:
+            self.folders.remember(path)
+        return path or None
 
     def open_file(self, title: str, filters: str) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self.parent, title, "", filters)
+        path, _ = QFileDialog.getOpenFileName(self.parent, title, self._start(), filters)
         qt_settings.tighten()  # the dialog has just saved its folder history
-        return path or None
+        return self._chosen(path)
 
     def save_file(self, title: str, filters: str, default: str = "") -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self.parent, title, default, filters)
+        path, _ = QFileDialog.getSaveFileName(self.parent, title, self._start(default), filters)
         qt_settings.tighten()
-        return path or None
+        return self._chosen(path)
+
+    def ask_unsaved(self, title: str, text: str) -> str:
+        """Save / Discard / Cancel about unsaved edits: ``"save"``, ``"discard"`` or ``"cancel"``."""
+        B = QMessageBox.StandardButton  # noqa: N806
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, B.Save | B.Discard | B.Cancel,
+                          self.parent)
+        box.setDefaultButton(B.Save)
+        answer = box.exec()
+        return {B.Save: "save", B.Discard: "discard"}.get(B(answer), "cancel")
 
     def ask_text(self, title: str, label: str, text: str = "",
                  choices: Sequence[str] = ()) -> str | None:

@@ -133,7 +133,8 @@ class Engine:
         return identify.identify(audio, voiceprints, num_speakers=num_speakers,
                                  threshold=threshold, progress=progress, cancel=cancel)
 
-    def write_result(self, result: Any, path: str | Path, fmt: str) -> None:
+    def write_result(self, result: Any, path: str | Path, fmt: str, *, uri: str | None = None) -> None:
+        """Write ``result`` as ``fmt``; ``uri`` names the recording (RTTM's file id)."""
         from engine import formats
 
-        formats.write(result, path, fmt)
+        formats.write(result, path, fmt, uri=uri)

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -41,8 +41,10 @@ from engine.jobs import JobSnapshot
 from engine.segments import is_unknown
 from gui.audio_devices import input_devices
 from gui.colours import colour_for
+from gui.confidence_view import table_confidence
 from gui.dialogs import Prompts
 from gui.engine_facade import Engine
+from gui.folders import LastFolder
 from gui.jobs_bridge import JobsBridge
 from gui.library_panel import LibraryPanel
 from gui.peaks import PeakPyramid
@@ -50,17 +52,23 @@ from gui.playback import Player
 from gui.record_dialog import RecordDialog
 from gui.review_model import NEW_PREFIX, Edit, ReviewError, ReviewModel
 from gui.segment_table import SegmentTable, channel_name
+from gui.session_actions import SessionActions
 from gui.settings import Settings
 from gui.speaker_actions import AUDIO_FILTER, SpeakerActions
 from gui.timeline import Timeline
+from gui.undo_commands import EditCommand
+from gui.wording import identify_hint, plural, result_summary
 
 log = logging.getLogger(__name__)
 
-SESSION_FILTER = "Voiceprint Studio session (*.vpsession.json *.json)"
 EXPORT_FORMATS = {"json": "JSON (*.json)", "rttm": "RTTM (*.rttm)", "csv": "CSV (*.csv)",
                   "audacity": "Audacity labels (*.txt)"}
 EXPORT_EXT = {".json": "json", ".rttm": "rttm", ".csv": "csv", ".txt": "audacity"}
 APP_TITLE = "Voiceprint Studio"
+FIRST_STEPS = ("Open a recording to start: File > Open audio (Ctrl+O), or drop an audio file here.\n"
+               "To have speakers named, enroll them first: Speakers > Enroll from file, or\n"
+               "select a stretch of one voice on the waveform (Shift+drag) and Enroll from selection.")
+FIRST_STEPS_SHORT = "Open or drop a recording (Ctrl+O) to start, or enroll a speaker (Speakers menu)."
 
 
 def resource_path(name: str) -> Path | None:
@@ -72,26 +80,7 @@ def resource_path(name: str) -> Path | None:
     return None
 
 
-class EditCommand(QUndoCommand):
-    """A review edit on the undo stack (``redo`` runs when pushed)."""
-
-    def __init__(self, window: MainWindow, edit: Edit) -> None:
-        super().__init__(edit.text)
-        self.window = window
-        self.edit = edit
-
-    def redo(self) -> None:
-        if self.window.review is not None:
-            self.window.review.apply(self.edit)
-            self.window.refresh_review()
-
-    def undo(self) -> None:
-        if self.window.review is not None:
-            self.window.review.revert(self.edit)
-            self.window.refresh_review()
-
-
-class MainWindow(SpeakerActions, QMainWindow):
+class MainWindow(SessionActions, SpeakerActions, QMainWindow):
     """Voiceprint Studio's main window.
 
     Args:
@@ -114,7 +103,8 @@ class MainWindow(SpeakerActions, QMainWindow):
         super().__init__(parent)
         self.engine = engine if engine is not None else Engine()
         self.settings = settings if settings is not None else Settings()
-        self.prompts = prompts if prompts is not None else Prompts(self)
+        self.folders = LastFolder(self.settings, lambda: self.audio_path)
+        self.prompts = prompts if prompts is not None else Prompts(self, self.folders)
         self.bridge = JobsBridge(self)
         self.player = Player(self)
         self.undo_stack = QUndoStack(self)
@@ -126,11 +116,12 @@ class MainWindow(SpeakerActions, QMainWindow):
         self.speakers: list[Any] = []
         self.selected: list[int] = []
         self.record_dialog: RecordDialog | None = None
-        self._pending_session: ReviewModel | None = None
+        self._pending_session: tuple[Any, ...] | None = None
         self.actions: dict[str, QAction] = {}
         self._speaker_index: dict[str, Any] = {}
 
-        self.setWindowTitle(APP_TITLE)
+        self._init_session_safety()
+        self.setWindowTitle(f"{APP_TITLE}[*]")
         self.setAcceptDrops(True)
         self.resize(1280, 800)
         self._build_actions()
@@ -143,6 +134,8 @@ class MainWindow(SpeakerActions, QMainWindow):
         geom = self.settings.get("window_geometry")
         if isinstance(geom, str):
             self.restoreGeometry(QByteArray.fromBase64(geom.encode("ascii")))
+        # after the window is up: a run that died with unsaved edits left an autosave
+        QTimer.singleShot(0, self.offer_restore)
 
     # ================================================================ construction
     def _act(self, key: str, text: str, slot: Callable[[], Any], shortcut: Any = None,
@@ -181,7 +174,8 @@ class MainWindow(SpeakerActions, QMainWindow):
         self._act("split", "S&plit at playhead", self.split_at_playhead, "S",
                   "Split the selected segment at the playhead")
         self._act("merge_next", "&Merge with next", self.merge_with_next, "M",
-                  "Merge the selected segment with the next one of the same speaker")
+                  "Merge the selected segment with the next one in time, when it is the "
+                  "same speaker's")
         self._act("enroll_file", "Enroll from &file…", self.enroll_from_file_dialog, None,
                   "Enroll a speaker from a short recording of them alone (3-30 s)")
         self._act("enroll_selection", "Enroll from &selection…", self.enroll_from_selection,
@@ -242,6 +236,7 @@ class MainWindow(SpeakerActions, QMainWindow):
         self.addToolBar(tb)
         self.toolbar = tb
         self.timeline.set_threshold(self.threshold.value())
+        self.timeline.set_placeholder(FIRST_STEPS)
 
         self.library_panel = LibraryPanel(
             [self.actions[k] for k in ("enroll_file", "enroll_record", "rename", "delete_speaker",
@@ -261,7 +256,8 @@ class MainWindow(SpeakerActions, QMainWindow):
         self.resizeDocks([self.table_dock], [220], Qt.Orientation.Vertical)
 
         sb = self.statusBar()
-        self.status_label = QLabel("Open an audio file to start (Ctrl+O, or drop it here).", sb)
+        self.status_label = QLabel(FIRST_STEPS_SHORT, sb)
+        self.count_label = QLabel("", sb)
         self.progress_bar = QProgressBar(sb)
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setMaximumWidth(220)
@@ -271,6 +267,7 @@ class MainWindow(SpeakerActions, QMainWindow):
         self.cancel_button.clicked.connect(self.cancel_jobs)
         self.cancel_button.hide()
         sb.addWidget(self.status_label, 1)
+        sb.addPermanentWidget(self.count_label)
         sb.addPermanentWidget(self.progress_bar)
         sb.addPermanentWidget(self.cancel_button)
 
@@ -450,8 +447,10 @@ class MainWindow(SpeakerActions, QMainWindow):
         a["export"].setEnabled(has_review)
         a["save_session"].setEnabled(has_review)
         a["cancel"].setEnabled(self.bridge.busy or self.player.playing)
-        for k in ("delete", "split", "merge_next"):
+        for k in ("delete", "split"):
             a[k].setEnabled(has_review and sel)
+        a["merge_next"].setEnabled(has_review and sel and self.review is not None
+                                   and self.review.can_merge_with_next(self.selected[0]))
         a["enroll_selection"].setEnabled(has_audio)
         a["enroll_unknown"].setEnabled(bool(self._selected_unknown_label()))
         a["play"].setEnabled(has_audio and self.player.available)
@@ -477,6 +476,12 @@ class MainWindow(SpeakerActions, QMainWindow):
         if p.endswith(".json"):
             self.open_session(p)
             return
+        if not self.confirm_leave("opening another file"):
+            return
+        self.load_audio_file(p)
+
+    def load_audio_file(self, p: str) -> None:
+        """Load an audio file on a worker (no unsaved-edits question: the caller asked)."""
         engine = self.engine
 
         def job(progress: Any, cancel: Any) -> tuple[Any, PeakPyramid]:
@@ -505,14 +510,16 @@ class MainWindow(SpeakerActions, QMainWindow):
         self.table_model.set_turns([], str, lambda s: None)
         self._set_channel_choice(self._channel_count(audio) if path else 1)
         name = Path(path).name if path else "recording"
-        self.setWindowTitle(f"{name} — {APP_TITLE}")
+        self.setWindowTitle(f"{name}[*] — {APP_TITLE}")
+        self.timeline.set_placeholder("")
         if path:
             self.settings.add_recent(path)
-        self.show_message(f"{name}: {audio.duration:.1f} s. Press Identify (Ctrl+R) to find "
-                          "who speaks when.")
+        self.show_message(f"Opened {name} ({audio.duration:.1f} s). Press Identify (Ctrl+R) to "
+                          "find who speaks when.")
+        self.count_label.setText("")
         pending, self._pending_session = self._pending_session, None
         if pending is not None:
-            self._apply_review(pending, result=None)
+            self._finish_session(*pending)
         self._update_actions()
         self.audioLoaded.emit()
 
@@ -563,6 +570,9 @@ class MainWindow(SpeakerActions, QMainWindow):
         if opts.get("channels") == []:
             self.show_message("Pick at least one channel to identify (Channels menu).")
             return None
+        if not self.confirm_identify_again():
+            self.show_message("Identify canceled: your edits are kept.")
+            return None
 
         def job(progress: Any, cancel: Any) -> Any:
             progress(0.0, "Reading the speaker library…")
@@ -575,26 +585,41 @@ class MainWindow(SpeakerActions, QMainWindow):
                            f"Identifying speakers ({n} enrolled)")
 
     def set_result(self, result: Any) -> None:
-        """Show a new identification result (replaces the review and its history)."""
+        """Show a new identification result (the previous one stays on Undo)."""
         review = ReviewModel(result.turns, confidence=getattr(result, "confidence", None),
                              duration=float(getattr(result, "duration", 0.0)))
-        self._apply_review(review, result)
-        n_unknown = sum(1 for lab in review.labels() if is_unknown(lab))
-        self.show_message(f"{len(review.turns)} turns, {len(review.labels())} speakers "
-                          f"({n_unknown} unknown).")
+        self.replace_result(review, result)
+        self.show_message(self._result_message(review, result))
         self.resultApplied.emit()
 
+    def _result_message(self, review: ReviewModel, result: Any) -> str:
+        if review.turns:
+            return result_summary(len(review.turns), review.labels()) + "."
+        from engine.identify import MIN_CLUSTER_SECONDS
+
+        dur = float(getattr(result, "duration", 0.0) or 0.0)
+        if dur < MIN_CLUSTER_SECONDS:
+            return (f"0 turns: the recording is {dur:.1f} s long, too short to analyse; a "
+                    f"speaker needs at least {MIN_CLUSTER_SECONDS:.0f} s of speech.")
+        return (f"0 turns: no speech found in the {dur:.1f} s recording (or no voice speaks "
+                f"for {MIN_CLUSTER_SECONDS:.0f} s or more).")
+
     def _apply_review(self, review: ReviewModel, result: Any) -> None:
+        """Show ``review`` as a fresh start: the undo history is cleared."""
+        self.undo_stack.clear()
+        self.show_review(review, result)
+
+    def show_review(self, review: ReviewModel, result: Any) -> None:
+        """Put ``review`` and its engine ``result`` on screen (the undo stack is kept)."""
         review.namer = self._library_name
         self.result = result
         self.review = review
         self.selected = []
-        self.undo_stack.clear()
         curves = getattr(result, "speaker_curves", None) if result is not None else None
         ids = [str(s) for s in (getattr(result, "speaker_ids", None) or ())]
         labels = review.labels()
         self.timeline.set_result(review.turns, labels, self._names(labels), self._colours(labels),
-                                 review.confidence, curves, ids)
+                                 None, curves, ids)
         self.refresh_review()
 
     def _names(self, labels: Sequence[str]) -> dict[str, str]:
@@ -634,19 +659,36 @@ class MainWindow(SpeakerActions, QMainWindow):
         if self.review is None:
             self.timeline.clear_result()
             self.table_model.set_turns([], str, lambda s: None)
+            self.count_label.setText("")
             return
         labels = self.review.labels()
         self.timeline.update_turns(self.review.turns, labels, self._names(labels),
                                    self._colours(labels))
+        self.timeline.set_confidence(self.display_confidence())
+        self.timeline.curve_names = {sid: self.name_of(sid) for sid in self.timeline.speaker_curve_ids}
+        self.count_label.setText(result_summary(len(self.review.turns), labels))
         self.table_model.set_turns(self.review.turns, self.name_of, self.colour_of,
                                    self._total_channels())
         self.selected = [i for i in self.selected if i < len(self.review.turns)]
         self._select(self.selected, from_table=False)
         self._update_actions()
 
+    def display_confidence(self) -> Any:
+        """The confidence curve drawn: agrees with the table's scores (gui.confidence_view)."""
+        from engine.segments import ScoreTrack
+
+        r = self.review
+        if r is None or r.confidence is None or r.confidence.num_frames == 0:
+            return None
+        if r.confidence.values.ndim != 1:
+            return r.confidence
+        vals = table_confidence(r.confidence, r.original, r.turns)
+        return ScoreTrack(r.confidence.start, r.confidence.step, vals.astype(np.float32))
+
     def _on_threshold(self, value: float) -> None:
         self.timeline.set_threshold(value)
         self.settings.set("threshold", float(value))
+        self.redecide_names(float(value))
 
     # ================================================================ selection
     def _select(self, rows: Sequence[int], *, from_table: bool) -> None:
@@ -840,63 +882,14 @@ class MainWindow(SpeakerActions, QMainWindow):
         if result is None:
             self.show_message("Nothing to export yet.")
             return False
+        uri = Path(self.audio_path).stem if self.audio_path else "recording"
         try:
-            self.engine.write_result(result, path, fmt)
+            self.engine.write_result(result, path, fmt, uri=uri)
         except (VPError, OSError) as exc:
             msg = getattr(exc, "message", str(exc))
             self.prompts.error("Export failed", msg)
             return False
-        self.show_message(f"Exported {len(result.turns)} turns to {path} ({fmt}).")
-        return True
-
-    def save_session_dialog(self) -> None:
-        if self.review is None:
-            return
-        stem = Path(self.audio_path).stem if self.audio_path else "session"
-        path = self.prompts.save_file("Save session", SESSION_FILTER, f"{stem}.vpsession.json")
-        if path:
-            self.save_session(path)
-
-    def save_session(self, path: str) -> bool:
-        if self.review is None:
-            return False
-        if self.audio_path is None and self.audio is not None:
-            # a recording has no file: keep it next to the session so it can be reopened
-            wav = str(Path(path).with_suffix("")) + ".wav"
-            try:
-                self.engine.save_wav(self.audio, wav)
-                self.audio_path = wav
-            except (VPError, OSError) as exc:
-                self.show_message(f"Could not save the recording: {exc}")
-        try:
-            self.review.save_session(path, self.audio_path)
-        except OSError as exc:
-            self.prompts.error("Save failed", str(exc))
-            return False
-        self.undo_stack.setClean()
-        self.show_message(f"Session saved to {path}.")
-        return True
-
-    def open_session_dialog(self) -> None:
-        path = self.prompts.open_file("Open session", SESSION_FILTER)
-        if path:
-            self.open_session(path)
-
-    def open_session(self, path: str) -> bool:
-        try:
-            review, audio_path = ReviewModel.load_session(path)
-        except ReviewError as exc:
-            self.prompts.error("Cannot open session", str(exc))
-            return False
-        if audio_path and audio_path == self.audio_path and self.audio is not None:
-            self._apply_review(review, None)
-            return True
-        if not audio_path or not Path(audio_path).is_file():
-            self.prompts.error("Cannot open session",
-                               f"The session's audio file is missing: {audio_path}")
-            return False
-        self._pending_session = review
-        self.open_path(audio_path)
+        self.show_message(f"Exported {plural(len(result.turns), 'turn')} to {path} ({fmt}).")
         return True
 
     # ================================================================ playback
@@ -944,6 +937,8 @@ class MainWindow(SpeakerActions, QMainWindow):
             self.show_message("The recording is empty.")
             return None
         engine = self.engine
+        if purpose != "enroll" and not self.confirm_leave("using the new recording"):
+            return None
         if purpose == "enroll":
             def enroll_job(progress: Any, cancel: Any) -> Any:
                 audio = engine.audio_from_array(samples, rate, "recording")
@@ -976,6 +971,10 @@ class MainWindow(SpeakerActions, QMainWindow):
         dlg.open()
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        if not self.confirm_leave("quitting"):
+            ev.ignore()
+            return
+        self.autosaver.discard()
         self.player.stop()
         if self.record_dialog is not None and self.record_dialog.recording:
             self.record_dialog.stop()

@@ -115,6 +115,11 @@ class PeakPyramid:
             x = np.arange(lo_i, hi_i, dtype=np.float64) / self.sample_rate
             return x, y
         want = span / width_px  # samples per pixel: use 1 to 4 buckets per pixel
+        if self._samples is not None and want < self.base:
+            # even level-0 buckets are wider than a pixel (a short clip, or zoomed in):
+            # straight ramps between bucket centres would hide the wave, so take the
+            # envelope per pixel from the samples (at most base * width_px of them)
+            return self._pixel_envelope(s0, s1, width_px)
         level = 0
         while level + 1 < len(self.levels) and self.bucket_samples(level + 1) <= want:
             level += 1
@@ -127,4 +132,21 @@ class PeakPyramid:
         y = np.empty(2 * (b1 - b0), dtype=np.float32)
         y[0::2] = lo[b0:b1]
         y[1::2] = hi[b0:b1]
+        return x, y
+
+    def _pixel_envelope(self, s0: int, s1: int, width_px: int) -> tuple[np.ndarray, np.ndarray]:
+        """Min/max of the samples in each of ``width_px`` columns of ``[s0, s1)``."""
+        assert self._samples is not None
+        s1 = min(s1, self.num_samples)
+        edges = np.linspace(s0, s1, width_px + 1).astype(np.int64)
+        edges = np.unique(edges)
+        x_all = np.asarray(self._samples[s0:s1], dtype=np.float32)
+        starts = edges[:-1] - s0
+        lo = np.minimum.reduceat(x_all, starts)
+        hi = np.maximum.reduceat(x_all, starts)
+        centres = (edges[:-1] + edges[1:]) / 2.0 / self.sample_rate
+        x = np.repeat(centres, 2)
+        y = np.empty(2 * lo.size, dtype=np.float32)
+        y[0::2] = lo
+        y[1::2] = hi
         return x, y

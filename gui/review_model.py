@@ -128,15 +128,23 @@ class ReviewModel:
         return Edit(text, self.turns, tuple(sorted(after)), dict(self.names),
                     dict(self.names if names_after is None else names_after))
 
-    def relabel(self, indices: Iterable[int], label: str, *, name: str | None = None) -> Edit:
-        """Edit giving the turns at ``indices`` the speaker ``label`` (score kept)."""
+    def relabel(self, indices: Iterable[int], label: str, *, name: str | None = None,
+                scores: Mapping[str, float] | None = None) -> Edit:
+        """Edit giving the turns at ``indices`` the speaker ``label``.
+
+        ``scores`` maps cluster labels to the 0-100 score of ``label``'s voiceprint
+        against that cluster; a turn of a listed cluster takes that score, others keep
+        theirs (a person's judgement has no score).
+        """
         idx = set(indices)
         if not idx:
             raise ReviewError("No segment selected.")
         for i in idx:
             if not 0 <= i < len(self.turns):
                 raise ReviewError(f"No segment number {i + 1}.")
-        after = [replace(t, speaker=label) if i in idx else t for i, t in enumerate(self.turns)]
+        sc = scores or {}
+        after = [replace(t, speaker=label, score=sc.get(t.cluster, t.score)) if i in idx else t
+                 for i, t in enumerate(self.turns)]
         names = dict(self.names)
         if name is not None:
             names[label] = name
@@ -162,15 +170,32 @@ class ReviewModel:
         after[index : index + 1] = [replace(turn, end=t), replace(turn, start=t)]
         return self._edit("Split segment", after)
 
+    def next_in_time(self, index: int) -> int | None:
+        """Index of the turn that starts next after turn ``index`` on the same channel
+        (None: it is the last). Channels are separate recordings of separate people."""
+        ch = self.turns[index].channel
+        return next((j for j in range(index + 1, len(self.turns)) if self.turns[j].channel == ch),
+                    None)
+
+    def can_merge_with_next(self, index: int) -> bool:
+        """True when the next turn in time is the same speaker's (a merge crosses nobody)."""
+        nxt = self.next_in_time(index)
+        return nxt is not None and self.turns[nxt].speaker == self.turns[index].speaker
+
     def merge_with_next(self, index: int) -> Edit:
-        """Edit merging turn ``index`` with the next turn of the same speaker (and channel)."""
+        """Edit merging turn ``index`` with the next turn in time on its channel, if it is
+        the same speaker's.
+
+        Never across another speaker's turn: merging would cover their speech.
+        """
         turn = self.turns[index]
-        nxt = next((j for j in range(index + 1, len(self.turns))
-                    if self.turns[j].speaker == turn.speaker
-                    and self.turns[j].channel == turn.channel), None)
+        nxt = self.next_in_time(index)
         if nxt is None:
-            raise ReviewError("No later segment of the same speaker to merge with.")
+            raise ReviewError("This is the last segment: there is no next one to merge with.")
         other = self.turns[nxt]
+        if other.speaker != turn.speaker:
+            raise ReviewError(f"The next segment is {self.name(other.speaker)}'s: merging would "
+                              "cover their speech.")
         merged = replace(turn, end=max(turn.end, other.end),
                          score=max(turn.score, other.score))
         after = [t for j, t in enumerate(self.turns) if j not in (index, nxt)] + [merged]

@@ -16,6 +16,7 @@ from typing import Any
 from engine.errors import VPError
 from engine.segments import is_unknown
 from gui.dialogs import format_quality
+from gui.wording import identify_hint
 
 AUDIO_FILTER = ("Audio (*.wav *.flac *.ogg *.mp3 *.opus *.aiff *.aif *.m4a *.w64 *.caf);;"
                 "All files (*)")
@@ -118,9 +119,10 @@ class SpeakerActions:
         if relabel is not None and self.review is not None:
             rows = self.review.turns_of(relabel)
             if rows:
-                self.push_edit(self.review.relabel(rows, str(info.id)))
+                self.push_edit(self.review.relabel(rows, str(info.id),
+                                                   scores=self.scores_for(enrollment.voiceprint)))
         self.show_message(f"Enrolled {info.name} ({float(report.net_speech_s):.1f} s of speech, "
-                          f"verdict {report.verdict}). Run Identify (Ctrl+R) again to use it.")
+                          f"verdict {report.verdict}). {identify_hint(self.review is not None)}")
         return info
 
     # ================================================================ library

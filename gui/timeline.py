@@ -15,12 +15,16 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtWidgets import QLabel, QToolTip
 
 from engine.segments import ScoreTrack, Turn
 from gui.peaks import PeakPyramid
+from gui.segment_table import fmt_time
 
 LANE_HEIGHT_PX = 26
+LEGEND_CONFIDENCE = "black: score of the speaker named in the table"
+LEGEND_SPEAKERS = "faint: similarity to each enrolled speaker"
 
 
 class LanesItem(pg.GraphicsObject):
@@ -217,6 +221,20 @@ class Timeline(pg.GraphicsLayoutWidget):
         self.conf_curve.setClipToView(True)
         self.conf_plot.addItem(self.conf_curve)
         self.speaker_curves: list[pg.PlotDataItem] = []
+        self.speaker_curve_ids: list[str] = []
+        self.curve_names: dict[str, str] = {}  # speaker id -> name, for the hover text
+        self.legend = self.conf_plot.addLegend(offset=(-8, 2), labelTextSize="8pt",
+                                               brush=pg.mkBrush(255, 255, 255, 200))
+        self.legend.addItem(self.conf_curve, LEGEND_CONFIDENCE)
+        # one entry for all the faint curves: a key, not a list of every speaker
+        self._speakers_key = pg.PlotDataItem(pen=pg.mkPen(QColor(120, 120, 120, 150), width=1))
+        self.placeholder = QLabel(self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet(
+            "QLabel { color: #333; background: rgba(255,255,255,220); font-size: 11pt;"
+            " padding: 16px; border: 1px solid #bbb; border-radius: 6px; }")
+        self.placeholder.hide()
         self.threshold_line = pg.InfiniteLine(
             pos=50, angle=0, movable=True, pen=pg.mkPen("#c0392b", width=1.5, style=Qt.PenStyle.DashLine),
             label="threshold {value:.0f}", labelOpts={"position": 0.04, "color": "#c0392b"},
@@ -246,6 +264,7 @@ class Timeline(pg.GraphicsLayoutWidget):
         self._redraw.timeout.connect(self.redraw_waveform)
         self.wave_plot.sigXRangeChanged.connect(lambda *_: self._redraw.start())
         self.scene().sigMouseClicked.connect(self._scene_clicked)
+        self.scene().sigMouseMoved.connect(self._scene_hovered)
 
     # -- data ------------------------------------------------------------------------
     def set_audio(self, pyramid: PeakPyramid | None) -> None:
@@ -286,6 +305,8 @@ class Timeline(pg.GraphicsLayoutWidget):
         for c in self.speaker_curves:
             self.conf_plot.removeItem(c)
         self.speaker_curves = []
+        self.speaker_curve_ids = []
+        self.legend.removeItem(self._speakers_key)
         if speaker_curves is not None and speaker_curves.values.ndim == 2:
             x = speaker_curves.times()
             for row, sid in zip(speaker_curves.values, curve_ids, strict=False):
@@ -299,6 +320,9 @@ class Timeline(pg.GraphicsLayoutWidget):
                 item.setClipToView(True)
                 item.setData(x, np.asarray(row, dtype=np.float64))
                 self.speaker_curves.append(item)
+                self.speaker_curve_ids.append(str(sid))
+            if self.speaker_curves:
+                self.legend.addItem(self._speakers_key, LEGEND_SPEAKERS)
 
     def update_turns(self, turns: Sequence[Turn], labels: Sequence[str],
                      names: Mapping[str, str], colours: Mapping[str, QColor]) -> None:
@@ -320,6 +344,58 @@ class Timeline(pg.GraphicsLayoutWidget):
 
     def set_threshold(self, value: float) -> None:
         self.threshold_line.setValue(float(value))
+
+    def set_placeholder(self, text: str) -> None:
+        """What to do first, over the empty timeline ("" hides it)."""
+        self.placeholder.setText(text)
+        self.placeholder.setVisible(bool(text))
+        self._place_placeholder()
+
+    def _place_placeholder(self) -> None:
+        if getattr(self, "placeholder", None) is None:
+            return  # pyqtgraph resizes during its own __init__, before ours ran
+        w = min(max(self.width() - 40, 200), 760)
+        self.placeholder.setFixedWidth(w)
+        self.placeholder.adjustSize()
+        self.placeholder.move((self.width() - w) // 2,
+                              max((self.height() - self.placeholder.height()) // 2, 0))
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(ev)
+        self._place_placeholder()
+
+    # -- hover -----------------------------------------------------------------------
+    def hover_text(self, t: float) -> str:
+        """The tooltip at time ``t``: time, the speaker talking, their score, the curves."""
+        parts = [fmt_time(t)]
+        turns = [x for x in self.lanes.turns if x.start <= t <= x.end]
+        for x in turns:
+            parts.append(f"{self.lanes.names.get(x.speaker, x.speaker)}: score {x.score:.0f}")
+        if not turns:
+            parts.append("no speaker")
+        cx, cy = self.conf_curve.getOriginalDataset()
+        if cx is not None and len(cx):
+            i = int(np.clip(np.searchsorted(cx, t), 0, len(cx) - 1))
+            parts.append(f"curve {float(cy[i]):.0f}")
+        for item, sid in zip(self.speaker_curves, self.speaker_curve_ids, strict=False):
+            x, y = item.getOriginalDataset()
+            if x is not None and len(x):
+                i = int(np.clip(np.searchsorted(x, t), 0, len(x) - 1))
+                name = self.curve_names.get(sid) or self.lanes.names.get(sid, sid)
+                parts.append(f"similarity to {name}: {float(y[i]):.0f}")
+        return "\n".join(parts)
+
+    def _scene_hovered(self, pos) -> None:
+        if self.duration <= 0:
+            return
+        for plot in (self.lanes_plot, self.conf_plot):
+            if plot.vb.sceneBoundingRect().contains(pos):
+                t = float(plot.vb.mapSceneToView(QPointF(pos)).x())
+                if 0.0 <= t <= self.duration:
+                    text = self.hover_text(t)
+                    self.setToolTip(text)
+                    QToolTip.showText(QCursor.pos(), text, self)
+                return
 
     # -- playhead and region ---------------------------------------------------------
     @property

@@ -106,11 +106,12 @@ class FakeEngine(Engine):
     def extract_voiceprint(self, audio, progress=None, cancel=None):
         return self.extract_fn(audio)
 
-    def write_result(self, result, path, fmt):
+    def write_result(self, result, path, fmt, *, uri=None):
         import json
 
         with open(path, "w", encoding="utf-8") as f:
-            json.dump({"fmt": fmt, "turns": [[t.start, t.end, t.speaker] for t in result.turns]}, f)
+            json.dump({"fmt": fmt, "uri": uri,
+                       "turns": [[t.start, t.end, t.speaker] for t in result.turns]}, f)
 
 
 @dataclass
@@ -124,6 +125,8 @@ class FakePrompts:
     errors: list[tuple[str, str]] = field(default_factory=list)
     infos: list[tuple[str, str]] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
+    unsaved: list[str] = field(default_factory=list)  # answers to Save / Discard / Cancel
+    unsaved_asked: list[str] = field(default_factory=list)
 
     def open_file(self, title: str, filters: str) -> str | None:
         return self.files.pop(0) if self.files else None
@@ -140,6 +143,10 @@ class FakePrompts:
 
     def confirm(self, title: str, text: str) -> bool:
         return self.confirm_answer
+
+    def ask_unsaved(self, title: str, text: str) -> str:
+        self.unsaved_asked.append(text)
+        return self.unsaved.pop(0) if self.unsaved else "discard"
 
     def info(self, title: str, text: str) -> None:
         self.infos.append((title, text))

@@ -66,9 +66,11 @@ def test_review_edits_apply_and_revert_exactly() -> None:
     mg = m.merge_with_next(0)
     m.apply(mg)
     assert m.turns[0] == Turn(0, 2, "1", 80, "SPEAKER_00")
-    # merge with next joins the next turn of the SAME speaker (turns 0 and 2 here)
-    m.apply(m.merge_with_next(0))
-    assert m.turns[0] == Turn(0, 6, "1", 80, "SPEAKER_00") and len(m.turns) == 3
+    # merge with next never crosses another speaker's turn (turn 1 is Unknown 1's)
+    assert not m.can_merge_with_next(0)
+    with pytest.raises(ReviewError, match="Unknown 1's"):
+        m.merge_with_next(0)
+    assert len(m.turns) == 4
     with pytest.raises(ReviewError):
         m.split(0, 7.0)
     with pytest.raises(ReviewError):

@@ -140,10 +140,13 @@ def test_identify_shows_lanes_curve_and_table(qtbot, win: MainWindow) -> None:
         assert int(r.top()) == win.timeline.lanes.lane_of(t.speaker)
     ticks = win.timeline.lanes_plot.getAxis("left")._tickLevels[0]
     assert [name for _, name in ticks] == ["Alice", "Unknown 1"]
-    # confidence curve = the result's track
+    # confidence curve = the result's track where a turn is, capped at the table's score
     cx, cy = win.timeline.conf_curve.getData()
-    np.testing.assert_allclose(cy, result.confidence.values, rtol=1e-6)
     np.testing.assert_allclose(cx, result.confidence.times())
+    for t in win.review.turns:
+        i0, i1 = np.searchsorted(cx, [t.start + 0.05, t.end - 0.05])
+        np.testing.assert_allclose(cy[i0:i1], np.minimum(result.confidence.values[i0:i1], t.score),
+                                   rtol=1e-5)
     assert win.timeline.threshold_line.value() == 61
     # table rows match turns, with names
     m = win.table_model

@@ -1,0 +1,61 @@
+"""engine.decide: names re-decided from a result's scores, without a re-run."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.decide import decide, decide_clusters, score_clusters
+from engine.identify import ClusterInfo, IdentificationResult
+from engine.segments import Turn
+from engine.voiceprint import Voiceprint
+
+
+def _unit(v: list[float]) -> np.ndarray:
+    a = np.asarray(v, dtype=np.float32)
+    return a / np.linalg.norm(a)
+
+
+def _result() -> IdentificationResult:
+    clusters = (
+        ClusterInfo("SPEAKER_00", "1", 80.0, 3.0, _unit([1, 0, 0]), (("1", 80.0), ("2", 30.0))),
+        ClusterInfo("SPEAKER_01", "UNKNOWN_00", 58.0, 2.0, _unit([0, 1, 0]),
+                    (("1", 58.0), ("2", 40.0))),
+        ClusterInfo("SPEAKER_02", "2", 65.0, 1.0, _unit([0, 0, 1]), (("2", 65.0),)),
+    )
+    turns = (Turn(0.0, 1.0, "1", 80.0, "SPEAKER_00"), Turn(1.0, 2.0, "UNKNOWN_00", 58.0, "SPEAKER_01"),
+             Turn(2.0, 3.0, "2", 65.0, "SPEAKER_02"), Turn(3.0, 4.0, "1", 80.0, "SPEAKER_00"))
+    return IdentificationResult(turns=turns, confidence=None, speaker_curves=None, speaker_ids=(),
+                                clusters=clusters, duration=4.0, model_id="m@1", num_speakers=3)
+
+
+def test_same_threshold_gives_the_same_names() -> None:
+    r = _result()
+    assert decide(r, 50.0).turns == r.turns
+
+
+def test_higher_threshold_turns_a_name_unknown_and_renumbers_unknowns() -> None:
+    r = decide(_result(), 70.0)
+    assert [c.speaker for c in r.clusters] == ["1", "UNKNOWN_00", "UNKNOWN_01"]
+    assert [t.speaker for t in r.turns] == ["1", "UNKNOWN_00", "UNKNOWN_01", "1"]
+    # an unknown cluster scores its best match, as a fresh identification does
+    assert r.turns[2].score == 65.0 and r.turns[1].score == 58.0
+
+
+def test_one_voiceprint_names_at_most_one_cluster() -> None:
+    r = decide(_result(), 10.0)
+    # "1" is best for both SPEAKER_00 and SPEAKER_01: the assignment gives it to the best pair
+    assert [c.speaker for c in r.clusters][0] == "1"
+    assert sorted(c.speaker for c in r.clusters).count("1") == 1
+    assert decide_clusters((), 50.0) == ()
+
+
+def test_score_clusters_scores_each_centroid_against_a_new_voiceprint() -> None:
+    from engine.calibration import cosine_to_score
+
+    r = _result()
+    vp = Voiceprint(vector=_unit([0, 1, 0.2]), model_id="m@1")
+    s = score_clusters(r, vp)
+    assert set(s) == {"SPEAKER_00", "SPEAKER_01", "SPEAKER_02"}
+    assert s["SPEAKER_01"] == round(float(cosine_to_score(float(_unit([0, 1, 0.2])[1]))), 2)
+    assert s["SPEAKER_01"] > s["SPEAKER_00"]
+    assert score_clusters(r, Voiceprint(vector=_unit([0, 1, 0]), model_id="other@1")) == {}
