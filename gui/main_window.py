@@ -57,7 +57,7 @@ from gui.settings import Settings
 from gui.speaker_actions import AUDIO_FILTER, SpeakerActions
 from gui.timeline import Timeline
 from gui.undo_commands import EditCommand
-from gui.wording import identify_hint, plural, result_summary
+from gui.wording import plural, result_summary
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,15 @@ from _helpers_gui import (  # noqa: E402
 )
 
 from engine.segments import Turn  # noqa: E402
-from gui.autosave import autosave_path  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pyannote_sample.wav"
+
+
+def autosave_path() -> Path:
+    from gui.autosave import autosave_path as where
+
+    return where()
 
 
 class RecordingPrompts(FakePrompts):
@@ -326,8 +331,13 @@ def test_file_dialogs_open_in_the_last_used_folder(qtbot, tmp_path, monkeypatch)
         seen.append(start)
         return "", ""
 
+    from PySide6.QtWidgets import QInputDialog
+
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(fake_open))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake_save))
+    # the enrollment's name question: answered "no name" (no modal dialog in a test)
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: ("", False)))
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("", False)))
     w = MainWindow(engine=FakeEngine())  # the real Prompts
     qtbot.addWidget(w)
     w.show()
@@ -335,7 +345,6 @@ def test_file_dialogs_open_in_the_last_used_folder(qtbot, tmp_path, monkeypatch)
     wait_for(qtbot, lambda: w.audio is not None)
     w.enroll_from_file_dialog()  # the next dialog starts where the last one chose
     assert seen[1] == str(folder)
-    w.bridge.cancel_all()
     wait_for(qtbot, lambda: not w.bridge.busy)
     w.run_identify()
     wait_for(qtbot, lambda: w.review is not None and not w.bridge.busy)
@@ -377,10 +386,6 @@ def test_zero_turns_on_a_short_clip_says_why(qtbot) -> None:
 
 
 def test_wording_counts_capitals_and_again(qtbot, win: MainWindow) -> None:
-    from gui.wording import plural, result_summary
-
-    assert plural(1, "speaker") == "1 speaker" and plural(2, "speaker") == "2 speakers"
-    assert result_summary(1, ["UNKNOWN_00"]) == "1 turn, 1 speaker (1 unknown)"
     win.open_path(SAMPLE)
     wait_for(qtbot, lambda: win.audio is not None)
     assert not win.status_label.text()[0].islower()
@@ -396,3 +401,11 @@ def test_wording_counts_capitals_and_again(qtbot, win: MainWindow) -> None:
     win.enroll_spans([(0.0, 5.0)])
     wait_for(qtbot, lambda: len(win.speakers) == 3 and not win.bridge.busy)
     assert "Run Identify (Ctrl+R) again" in win.status_label.text()
+    # one speaker left after relabelling everyone: singular
+    win.select_turns(list(range(len(win.review.turns))))
+    win.relabel_selected(str(win.speakers[0].id))
+    assert win.count_label.text().endswith(", 1 speaker")
+    from gui.wording import plural, result_summary
+
+    assert plural(1, "speaker") == "1 speaker" and plural(2, "speaker") == "2 speakers"
+    assert result_summary(1, ["UNKNOWN_00"]) == "1 turn, 1 speaker (1 unknown)"
