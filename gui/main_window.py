@@ -389,11 +389,12 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
                 a.setStatusTip(why)
         self.play_reason = "" if self.player.available else self.player.reason
         if not devs:
-            self.show_message(why)
+            self.show_message(f"{FIRST_STEPS_SHORT} ({why})")
 
     # ================================================================ status and jobs
     def show_message(self, text: str) -> None:
         self.status_label.setText(text)
+        self._status_is_summary = False
         log.debug("status: %s", text)  # status lines name speakers: debug only
 
     def _on_progress(self, snap: JobSnapshot) -> None:
@@ -590,6 +591,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
                              duration=float(getattr(result, "duration", 0.0)))
         self.replace_result(review, result)
         self.show_message(self._result_message(review, result))
+        self._status_is_summary = bool(review.turns)  # then it follows the edits
         self.resultApplied.emit()
 
     def _result_message(self, review: ReviewModel, result: Any) -> str:
@@ -666,7 +668,10 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
                                    self._colours(labels))
         self.timeline.set_confidence(self.display_confidence())
         self.timeline.curve_names = {sid: self.name_of(sid) for sid in self.timeline.speaker_curve_ids}
-        self.count_label.setText(result_summary(len(self.review.turns), labels))
+        summary = result_summary(len(self.review.turns), labels)
+        self.count_label.setText(summary)
+        if getattr(self, "_status_is_summary", False):
+            self.status_label.setText(summary + ".")
         self.table_model.set_turns(self.review.turns, self.name_of, self.colour_of,
                                    self._total_channels())
         self.selected = [i for i in self.selected if i < len(self.review.turns)]
@@ -752,16 +757,19 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
 
     def relabel_selected(self, label: str, name: str | None = None) -> bool:
         rows = list(self.selected)
-        return self._try(lambda: self.review.relabel(rows, label, name=name))  # type: ignore[union-attr]
+        sc = self.label_scores(label)
+        return self._try(lambda: self.review.relabel(rows, label, name=name, scores=sc))  # type: ignore[union-attr]
 
     def relabel_cluster(self, label: str, name: str | None = None) -> bool:
         if self.review is None or not self.selected:
             return False
         cluster = self.review.turns[self.selected[0]].cluster
+        sc = self.label_scores(label)
         if not cluster:  # no cluster info: relabel every turn of that speaker instead
             rows = self.review.turns_of(self.review.turns[self.selected[0]].speaker)
-            return self._try(lambda: self.review.relabel(rows, label, name=name))  # type: ignore[union-attr]
-        return self._try(lambda: self.review.relabel_cluster(cluster, label, name=name))  # type: ignore[union-attr]
+            return self._try(lambda: self.review.relabel(rows, label, name=name, scores=sc))  # type: ignore[union-attr]
+        rows = self.review.cluster_turns(cluster)
+        return self._try(lambda: self.review.relabel(rows, label, name=name, scores=sc))  # type: ignore[union-attr]
 
     def split_at_playhead(self) -> bool:
         if not self.selected or self.review is None:

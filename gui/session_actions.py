@@ -248,6 +248,16 @@ class SessionActions:
                           f"({plural(changed, 'turn')} changed).")
         return True
 
+    def label_scores(self, label: str) -> dict[str, float]:
+        """Each cluster's score against enrolled speaker ``label``, from the result's
+        matches (empty for an unknown or new label: a person's judgement has no score)."""
+        out: dict[str, float] = {}
+        for c in getattr(self.result, "clusters", ()) or ():
+            for vid, score in c.matches:
+                if str(vid) == label:
+                    out[c.label] = float(score)
+        return out
+
     def scores_for(self, voiceprint: Any) -> dict[str, float]:
         """Each cluster's score against a newly enrolled voiceprint (for its relabelled turns)."""
         if self.result is None or not getattr(self.result, "clusters", ()):

@@ -36,7 +36,7 @@ def main() -> int:
     app = make_app()
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QGuiApplication
-    from PySide6.QtWidgets import QApplication, QDialogButtonBox, QInputDialog, QMessageBox
+    from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
     from gui.main_window import MainWindow
 
