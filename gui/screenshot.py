@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     i = w.review.turn_at(12.0) or 0
     w.select_turns([i])
     w.timeline.set_playhead(12.0)
-    w.show_message(f"{len(w.review.turns)} turns, {len(w.review.labels())} speakers. "
+    from gui.wording import result_summary
+
+    w.show_message(f"{result_summary(len(w.review.turns), w.review.labels())}. "
                    "Right-click a segment to relabel it; Ctrl+Z undoes.")
     for _ in range(20):
         app.processEvents()
