@@ -104,7 +104,7 @@ def self_test(timeout: float = 600.0) -> int:
         app = make_app()
         from gui.main_window import MainWindow
 
-        window = MainWindow()
+        window = MainWindow(offer_restore=False)  # unattended: no question may block it
         window.show()
         app.processEvents()
         summary["gui"] = {

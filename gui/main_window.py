@@ -87,6 +87,8 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         engine: the engine facade (tests pass fakes with the same methods).
         settings: JSON settings (default: ``engine.paths.settings_path()``).
         prompts: the dialogs (tests pass an object that answers without showing any).
+        offer_restore: once shown, offer the autosave a run that ended unsaved left
+            (off for the unattended self-test).
 
     Signals:
         audioLoaded(): new current audio.
@@ -99,7 +101,8 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
     libraryChanged = Signal()
 
     def __init__(self, engine: Any | None = None, settings: Settings | None = None,
-                 prompts: Any | None = None, parent: QWidget | None = None) -> None:
+                 prompts: Any | None = None, parent: QWidget | None = None, *,
+                 offer_restore: bool = True) -> None:
         super().__init__(parent)
         self.engine = engine if engine is not None else Engine()
         self.settings = settings if settings is not None else Settings()
@@ -134,8 +137,9 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         geom = self.settings.get("window_geometry")
         if isinstance(geom, str):
             self.restoreGeometry(QByteArray.fromBase64(geom.encode("ascii")))
-        # after the window is up: a run that died with unsaved edits left an autosave
-        QTimer.singleShot(0, self.offer_restore)
+        if offer_restore:
+            # after the window is up: a run that died with unsaved edits left an autosave
+            QTimer.singleShot(0, self.offer_restore)
 
     # ================================================================ construction
     def _act(self, key: str, text: str, slot: Callable[[], Any], shortcut: Any = None,

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from engine.errors import VPError
 from gui.autosave import Autosaver
 from gui.review_model import Edit, ReviewError, ReviewModel
 from gui.session_io import (
@@ -109,7 +110,7 @@ class SessionActions:
             try:
                 self.engine.save_wav(self.audio, wav)
                 self.audio_path = wav
-            except (OSError, Exception) as exc:  # VPError or OSError from the writer
+            except (VPError, OSError) as exc:
                 self.show_message(f"Could not save the recording: {exc}")
         try:
             write_private_json(path, self.session_data())
