@@ -13,6 +13,7 @@ assignment that a listed voiceprint would lose.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -25,18 +26,21 @@ from engine.voiceprint import Voiceprint
 
 
 def decide_clusters(
-    clusters: tuple[ClusterInfo, ...], threshold: float
+    clusters: tuple[ClusterInfo, ...], threshold: float, groups: Sequence[int] | None = None
 ) -> tuple[ClusterInfo, ...]:
     """Each cluster's speaker and score at ``threshold`` (0-100), as :func:`identify` decides.
 
-    One voiceprint names at most one cluster (an optimal one-to-one assignment on
-    the scores); a pair below ``threshold`` stays unknown. Unknown clusters are
-    numbered ``UNKNOWN_00``, ``UNKNOWN_01`` ... in cluster order, and score their best
-    match (0 with none), as in a fresh identification.
+    Within a group, one voiceprint names at most one cluster (an optimal one-to-one
+    assignment on the scores); a pair below ``threshold`` stays unknown. Groups are
+    the channels of a split-channel result, each identified on its own (see
+    :mod:`engine.identify_channels`). Unknown clusters are numbered ``UNKNOWN_00``,
+    ``UNKNOWN_01`` ... in cluster order, and score their best match (0 with none),
+    as in a fresh identification.
 
     Args:
         clusters: the result's clusters, in label order.
         threshold: minimum 0-100 score for a name.
+        groups: a group key per cluster (None: all in one group).
 
     Returns:
         The clusters with ``speaker`` and ``score`` re-decided (other fields kept).
@@ -47,12 +51,16 @@ def decide_clusters(
     for k, c in enumerate(clusters):
         for vid, s in c.matches:
             scores[k, col[vid]] = float(s)
+    keys = list(groups) if groups is not None else [0] * len(clusters)
     assigned: dict[int, int] = {}
-    if clusters and ids:
-        rows, cols = linear_sum_assignment(-scores)
+    for g in dict.fromkeys(keys):
+        members = np.array([k for k, key in enumerate(keys) if key == g], dtype=np.int64)
+        if not members.size or not ids:
+            continue
+        rows, cols = linear_sum_assignment(-scores[members])
         for r, c_ in zip(rows, cols, strict=True):
-            if scores[r, c_] >= float(threshold):
-                assigned[int(r)] = int(c_)
+            if scores[members[r], c_] >= float(threshold):
+                assigned[int(members[r])] = int(c_)
     out: list[ClusterInfo] = []
     n_unknown = 0
     for k, c in enumerate(clusters):
@@ -68,12 +76,19 @@ def decide_clusters(
 def decide(result: IdentificationResult, threshold: float) -> IdentificationResult:
     """``result`` with its turns and clusters re-named at ``threshold`` (0-100).
 
+    The clusters of a split-channel result are decided channel by channel (a
+    cluster's channel is its turns'), as :func:`engine.identify_channels` does.
+
     Turns keep their times and cluster; their ``speaker`` and ``score`` become their
     cluster's (see :func:`decide_clusters`). A turn whose cluster is not in
     ``result.clusters`` is left as it is. Confidence and curves are kept: they
     score whoever speaks, not the decision.
     """
-    clusters = decide_clusters(result.clusters, threshold)
+    channel_of: dict[str, int] = {}
+    for t in result.turns:
+        channel_of.setdefault(t.cluster, t.channel if t.channel is not None else -1)
+    groups = [channel_of.get(c.label, -1) for c in result.clusters]
+    clusters = decide_clusters(result.clusters, threshold, groups)
     by_label = {c.label: c for c in clusters}
     turns = tuple(
         replace(t, speaker=by_label[t.cluster].speaker, score=by_label[t.cluster].score)

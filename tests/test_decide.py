@@ -59,3 +59,17 @@ def test_score_clusters_scores_each_centroid_against_a_new_voiceprint() -> None:
     assert s["SPEAKER_01"] == round(float(cosine_to_score(float(_unit([0, 1, 0.2])[1]))), 2)
     assert s["SPEAKER_01"] > s["SPEAKER_00"]
     assert score_clusters(r, Voiceprint(vector=_unit([0, 1, 0]), model_id="other@1")) == {}
+
+
+def test_split_channel_results_are_decided_channel_by_channel() -> None:
+    # one voiceprint may name a cluster on each channel (each channel is identified alone)
+    v = _unit([1, 0, 0])
+    clusters = (ClusterInfo("SPEAKER_00", "1", 90.0, 3.0, v, (("1", 90.0),)),
+                ClusterInfo("SPEAKER_01", "1", 70.0, 3.0, v, (("1", 70.0),)))
+    turns = (Turn(0.0, 1.0, "1", 90.0, "SPEAKER_00", channel=0),
+             Turn(0.5, 1.5, "1", 70.0, "SPEAKER_01", channel=1))
+    r = IdentificationResult(turns=turns, confidence=None, speaker_curves=None, speaker_ids=(),
+                             clusters=clusters, duration=2.0, model_id="m@1", num_speakers=2)
+    assert decide(r, 50.0).turns == turns
+    assert [t.speaker for t in decide(r, 80.0).turns] == ["1", "UNKNOWN_00"]
+    assert [t.channel for t in decide(r, 80.0).turns] == [0, 1]
