@@ -9,13 +9,13 @@ Qt-free: plain JSON in and out; the window turns it back into objects.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.private_files import write_private
 from engine.segments import ScoreTrack
 from gui.review_model import Edit, _turn_dict, _turn_from
 
@@ -25,24 +25,8 @@ MAX_SAVED_EDITS = 50
 
 
 def write_private_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically, readable by the user only (0600).
-
-    The file is complete or absent: it is written to a temporary file in the same
-    folder, flushed to disk, then renamed over ``path``.
-    """
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``data`` as JSON to ``path`` atomically, readable by the user only (0600)."""
+    write_private(path, json.dumps(data))
 
 
 def _track_to_json(track: ScoreTrack | None) -> dict[str, Any] | None:
