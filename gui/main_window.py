@@ -91,6 +91,10 @@ class EditCommand(QUndoCommand):
             self.window.refresh_review()
 
 
+WARM_UP = "warm-up"
+LOADING_MODELS = "Loading models…"
+
+
 class MainWindow(SpeakerActions, QMainWindow):
     """Voiceprint Studio's main window.
 
@@ -140,6 +144,7 @@ class MainWindow(SpeakerActions, QMainWindow):
         self._check_devices()
         self.refresh_library()
         self._update_actions()
+        self._start_warm_up()
         geom = self.settings.get("window_geometry")
         if isinstance(geom, str):
             self.restoreGeometry(QByteArray.fromBase64(geom.encode("ascii")))
@@ -401,9 +406,29 @@ class MainWindow(SpeakerActions, QMainWindow):
 
     def _on_progress(self, snap: JobSnapshot) -> None:
         self.progress_bar.setValue(int(round(snap.progress * 1000)))
+        # the warm-up speaks only in the progress bar: it never hides what the status
+        # label says about the user's own actions
+        if snap.kind == WARM_UP:
+            self.progress_bar.setFormat(f"{LOADING_MODELS} %p%")
+            return
         self.progress_bar.setFormat(f"{snap.kind} %p%")
         if snap.message:
             self.status_label.setText(snap.message)
+
+    def _start_warm_up(self) -> None:
+        """Load the models on a worker now, so the first enrollment/identification
+        does not wait for them (a job needing a model still loading waits for it)."""
+        warm = getattr(self.engine, "warm_up", None)
+        if warm is None:
+            return
+
+        def failed(err: VPError) -> None:  # the first use reports it again, in a dialog
+            self.show_message(f"Models did not load: {err.message}")
+
+        self.warm_up_job = self.bridge.submit(
+            WARM_UP, lambda progress, cancel: warm(progress, cancel), on_error=failed
+        )
+        self.progress_bar.setFormat(f"{LOADING_MODELS} %p%")
 
     def _on_busy(self, busy: bool) -> None:
         self.progress_bar.setVisible(busy)
