@@ -93,6 +93,8 @@ class EditCommand(QUndoCommand):
 
 WARM_UP = "warm-up"
 LOADING_MODELS = "Loading models…"
+WARM_UP_CLOSE_WAIT_S = 120.0
+"""Longest wait at close for the warm-up's current model (the one-time conversion)."""
 
 
 class MainWindow(SpeakerActions, QMainWindow):
@@ -1005,6 +1007,11 @@ class MainWindow(SpeakerActions, QMainWindow):
         if self.record_dialog is not None and self.record_dialog.recording:
             self.record_dialog.stop()
         self.bridge.shutdown()
+        warm_up_job = getattr(self, "warm_up_job", None)
+        if warm_up_job is not None:
+            # cancelled, it stops after the model it is loading; left running, it would be
+            # inside ONNX Runtime when the interpreter exits, which aborts the process
+            self.bridge.runner.wait(warm_up_job, timeout=WARM_UP_CLOSE_WAIT_S)
         self.settings.set("window_geometry",
                           bytes(self.saveGeometry().toBase64().data()).decode("ascii"))
         super().closeEvent(ev)
