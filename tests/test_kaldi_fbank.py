@@ -32,7 +32,7 @@ def test_matches_torchaudio(speech: np.ndarray, start: int, n: int) -> None:
     ours = kaldi_fbank.fbank(x * np.float32(32768.0))
     ref = _torchaudio_fbank(x)
     assert ours.shape == ref.shape == (1 + (n - 400) // 160, 80) and ours.dtype == np.float32
-    # log energies: float32 (torchaudio) against float64 rounding only
+    # log energies: float32 rounding differences only
     np.testing.assert_allclose(ours, ref, atol=2e-3, rtol=0)
 
 
