@@ -150,7 +150,7 @@ def main() -> None:
         def record(key: str, backend: str, value: float) -> None:
             times.setdefault(key, {"torch": [], "onnx": []})[backend].append(value)
 
-        for _ in range(args.repeat):
+        for rep in range(args.repeat):
             for backend, home in homes.items():
                 env = _env(backend, home, cache)
                 wall, _ = _run(_cli("voiceprint", str(clips["enroll"]), "-o",
@@ -165,8 +165,9 @@ def main() -> None:
                     continue
                 for mode, clip in (("enroll", clips["enroll"]), ("identify", clips["sample"])):
                     wall, out = _run([sys.executable, "-c", _WINDOW_SCRIPT, str(ROOT), mode,
-                                      str(clip)], _env(backend, tmp / f"win-{backend}-{mode}",
-                                                       cache))
+                                      str(clip)],
+                                     # an empty library each time: "first enrollment"
+                                     _env(backend, tmp / f"win-{backend}-{mode}-{rep}", cache))
                     shown, first = (float(v) for v in out.split("RESULT")[1].split())
                     label = "enrollment (10 s file)" if mode == "enroll" else \
                         "identify (30 s sample)"
