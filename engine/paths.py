@@ -59,7 +59,7 @@ def set_data_home(path: str | os.PathLike[str]) -> Path:
 
 
 def cache_home() -> Path:
-    """Folder for files the app can rebuild (the CAM++ ONNX export), created if missing.
+    """Folder for files the app can rebuild (the ONNX exports of ECAPA and CAM++), created if missing.
 
     Default: platformdirs' user cache directory; ``VPSTUDIO_CACHE`` overrides it. It is
     not under the data folder, so a fresh data folder (tests, ``--home``) reuses it.

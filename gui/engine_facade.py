@@ -101,6 +101,13 @@ class Engine:
         audio_mod.save_wav(path, audio.mono())
 
     # -- engine work (call from jobs) --------------------------------------------------
+    def warm_up(self, progress: ProgressFn = no_progress,
+                cancel: CancelToken | None = None) -> None:
+        """Load every model ahead of the first enrollment/identification."""
+        from engine.warmup import warm_up
+
+        warm_up(progress, cancel)
+
     def extract_voiceprint(self, audio: Any, progress: ProgressFn = no_progress,
                            cancel: CancelToken | None = None) -> Any:
         from engine.enroll import extract_voiceprint  # torch loads on the worker, not at start

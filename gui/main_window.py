@@ -80,6 +80,12 @@ def resource_path(name: str) -> Path | None:
     return None
 
 
+WARM_UP = "warm-up"
+LOADING_MODELS = "Loading models…"
+WARM_UP_CLOSE_WAIT_S = 120.0
+"""Longest wait at close for the warm-up's current model (the one-time conversion)."""
+
+
 class MainWindow(SessionActions, SpeakerActions, QMainWindow):
     """Voiceprint Studio's main window.
 
@@ -134,6 +140,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         self._check_devices()
         self.refresh_library()
         self._update_actions()
+        self._start_warm_up()
         geom = self.settings.get("window_geometry")
         if isinstance(geom, str):
             self.restoreGeometry(QByteArray.fromBase64(geom.encode("ascii")))
@@ -403,9 +410,29 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
 
     def _on_progress(self, snap: JobSnapshot) -> None:
         self.progress_bar.setValue(int(round(snap.progress * 1000)))
+        # the warm-up speaks only in the progress bar: it never hides what the status
+        # label says about the user's own actions
+        if snap.kind == WARM_UP:
+            self.progress_bar.setFormat(f"{LOADING_MODELS} %p%")
+            return
         self.progress_bar.setFormat(f"{snap.kind} %p%")
         if snap.message:
             self.status_label.setText(snap.message)
+
+    def _start_warm_up(self) -> None:
+        """Load the models on a worker now, so the first enrollment/identification
+        does not wait for them (a job needing a model still loading waits for it)."""
+        warm = getattr(self.engine, "warm_up", None)
+        if warm is None:
+            return
+
+        def failed(err: VPError) -> None:  # the first use reports it again, in a dialog
+            self.show_message(f"Models did not load: {err.message}")
+
+        self.warm_up_job = self.bridge.submit(
+            WARM_UP, lambda progress, cancel: warm(progress, cancel), on_error=failed
+        )
+        self.progress_bar.setFormat(f"{LOADING_MODELS} %p%")
 
     def _on_busy(self, busy: bool) -> None:
         self.progress_bar.setVisible(busy)
@@ -991,6 +1018,11 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         if self.record_dialog is not None and self.record_dialog.recording:
             self.record_dialog.stop()
         self.bridge.shutdown()
+        warm_up_job = getattr(self, "warm_up_job", None)
+        if warm_up_job is not None:
+            # cancelled, it stops after the model it is loading; left running, it would be
+            # inside ONNX Runtime when the interpreter exits, which aborts the process
+            self.bridge.runner.wait(warm_up_job, timeout=WARM_UP_CLOSE_WAIT_S)
         self.settings.set("window_geometry",
                           bytes(self.saveGeometry().toBase64().data()).decode("ascii"))
         super().closeEvent(ev)

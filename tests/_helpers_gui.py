@@ -81,6 +81,7 @@ class FakeEngine(Engine):
         self.identify_fn: Callable[..., Any] = self._default_identify
         self.extract_fn: Callable[[Any], Any] = self._default_extract
         self.extracted: list[Any] = []
+        self.warm_up_fn: Callable[[Any, Any], None] = lambda progress, cancel: None
 
     @property
     def default_threshold(self) -> float:
@@ -105,6 +106,9 @@ class FakeEngine(Engine):
 
     def extract_voiceprint(self, audio, progress=None, cancel=None):
         return self.extract_fn(audio)
+
+    def warm_up(self, progress=None, cancel=None):
+        return self.warm_up_fn(progress, cancel)
 
     def write_result(self, result, path, fmt, *, uri=None):
         import json
