@@ -274,6 +274,8 @@ def cmd_enroll(args: argparse.Namespace, out: Output) -> int:
     reports: list[dict[str, Any]] = []
     refused: list[str] = []
     mismatched: list[dict[str, Any]] = []
+    qualities: list[Any] = []
+    clips: list[Any] = []  # kept privately so the enrollment can be played back
     n = len(args.files)
     for k, path in enumerate(args.files):
 
@@ -282,7 +284,8 @@ def cmd_enroll(args: argparse.Namespace, out: Output) -> int:
             out.progress((k + fraction) / n, f"Extracting {name}")
 
         step(0.0)
-        result = extract(_load(path), progress=step)
+        audio = _load(path)
+        result = extract(audio, progress=step)
         quality = getattr(result, "quality", None)
         ok = _quality_ok(quality)
         reports.append({"file": path, "quality": _quality_dict(quality), "accepted": ok or args.force})
@@ -309,6 +312,8 @@ def cmd_enroll(args: argparse.Namespace, out: Output) -> int:
                     mismatched.append({"file": path, "score": round(match.score, 1)})
                     continue
         items.append((result.voiceprint, _net_seconds(result), Path(path).name))
+        qualities.append(quality)
+        clips.append(audio.mono())
     if mismatched:
         from engine.errors import VoiceMismatch
 
@@ -328,7 +333,7 @@ def cmd_enroll(args: argparse.Namespace, out: Output) -> int:
             detail="media.too-short",
             context={"files": refused, "quality": reports},
         )
-    info = library.enroll_many(args.name, items)
+    info = library.enroll_many(args.name, items, qualities=qualities, clips=clips)
     out.emit(
         {"speaker": _speaker_dict(info), "enrollments": reports},
         f"Enrolled {len(items)} recording(s) for {info.name!r} (id {info.id}): "
