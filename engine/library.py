@@ -350,6 +350,8 @@ def _quality_json(quality: Any) -> str:
         data = dataclasses.asdict(quality)
     else:
         data = dict(quality)
+    if "verdict_text" not in data and hasattr(quality, "verdict_text"):
+        data["verdict_text"] = str(quality.verdict_text)
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
