@@ -808,7 +808,12 @@ def build_parser() -> argparse.ArgumentParser:
         Extract a voiceprint from each FILE and add it to speaker NAME (created if new).
         A quality report is printed per file. Recordings with too little clean speech
         are refused (nothing is written) unless --force is given; 20-60 s of speech
-        from a quiet room gives the best voiceprint.
+        from a quiet room gives the best voiceprint. When NAME is already enrolled, each
+        recording must sound like them (score at or above the identification threshold;
+        for a new NAME, like the files before it): otherwise nothing is written and the
+        command fails with resource.conflict / voiceprint.speaker-mismatch (exit 4),
+        unless --force. A private copy of each recording's audio is kept with its
+        enrollment so the window can play it back.
         """,
         'vpstudio enroll "Ada Lovelace" ada_interview.wav ada_phone.mp3',
     )
