@@ -103,6 +103,8 @@ class EnrollDialog(QDialog):
         self.existing_combo.activated.connect(lambda _i: self.existing_radio.setChecked(True))
         group.buttonToggled.connect(lambda *_: self._update())
         self._update()
+        self.setMinimumWidth(420)
+        self.adjustSize()
         self.name_edit.setFocus()
 
     def choice(self) -> EnrollChoice | None:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from engine.errors import VPError
 from gui.playback import Player
 
-COLUMNS = ("Source", "Enrolled", "Speech", "Quality", "Audio")
+COLUMNS = ("Source", "Enrolled", "Speech", "Audio", "Quality")
 NOT_RECORDED = "Not recorded"
 NO_AUDIO = "Not kept"
 
@@ -103,13 +103,13 @@ class SpeakerDetailsDialog(QDialog):
         self.table.setRowCount(n)
         for r, e in enumerate(self.enrollments):
             values = (e.source or "(unnamed)", _date(e.created), f"{float(e.seconds):.1f} s",
-                      e.verdict_text or e.verdict or NOT_RECORDED,
-                      "Kept" if e.has_clip else NO_AUDIO)
+                      "Kept" if e.has_clip else NO_AUDIO,
+                      e.verdict_text or e.verdict or NOT_RECORDED)
             for c, v in enumerate(values):
                 item = QTableWidgetItem(v)
                 if c == 2:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if c == 4 and not e.has_clip:
+                if c == 3 and not e.has_clip:
                     item.setToolTip("Enrolled before this version kept enrollment audio, or "
                                     "imported from a file: there is nothing to play.")
                 self.table.setItem(r, c, item)

@@ -141,8 +141,8 @@ def test_speaker_details_list_play_and_remove(qtbot, win: MainWindow, fake_sd) -
     rows = [[t.item(r, c).text() for c in range(t.columnCount())] for r in range(t.rowCount())]
     assert [r[0] for r in rows] == ["old.wav", "pyannote_sample.wav"]
     assert rows[0][2] == "6.0 s" and rows[1][2] == "5.0 s"
-    assert rows[0][3] == "Not recorded" and rows[1][3] == "Good"
-    assert rows[0][4] == "Not kept" and rows[1][4] == "Kept"
+    assert rows[0][4] == "Not recorded" and rows[1][4] == "Good"
+    assert rows[0][3] == "Not kept" and rows[1][3] == "Kept"
     assert rows[1][1][:4].isdigit()  # a date
     dlg.select(0)
     assert not dlg.play_button.isEnabled()
