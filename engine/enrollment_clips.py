@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import ValidationError
+from engine.private_files import open_private, private_dir
 
 RATE = 16000
 """Sample rate of the stored clips, Hz (engine audio)."""
@@ -43,12 +44,11 @@ def write_clip(folder: Path, samples: np.ndarray) -> str:
                               location="clip")
     import soundfile as sf  # only when a clip is written: listing speakers stays light
 
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(folder)
     name = f"{uuid.uuid4().hex}.flac"
     tmp = folder / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open_private(tmp, "xb") as f:
             sf.write(f, np.clip(x.astype(np.float32), -1.0, 1.0), RATE, format="FLAC",
                      subtype="PCM_16")
             f.flush()

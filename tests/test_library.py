@@ -634,7 +634,11 @@ def test_enrollment_keeps_quality_and_a_private_clip(vp_home: Path) -> None:
                       snr_db=30.0, verdict="too-short")
     clip = (0.1 * np.sin(np.arange(16000) / 10.0)).astype(np.float32)
     a, b = vp(rng), vp(rng)
-    lib.enroll("Dave", a, 2.1, "/private/dave.wav", quality=q, clip=clip)
+    old_umask = os.umask(0)  # the modes are set, not left to the umask
+    try:
+        lib.enroll("Dave", a, 2.1, "/private/dave.wav", quality=q, clip=clip)
+    finally:
+        os.umask(old_umask)
     info = lib.enroll("Dave", b, 6.0, "b.wav")
     first, second = lib.enrollments(info.id)
     assert (first.source, first.verdict, first.has_clip) == ("dave.wav", "too-short", True)
