@@ -237,10 +237,11 @@ def _quality_line(quality: Any) -> str:
     parts = []
     if "net_speech_s" in q:
         parts.append(f"{float(q['net_speech_s']):.1f} s of speech")
-    for key in ("snr_db", "clipping", "verdict"):
-        if key in q and q[key] is not None:
-            value = q[key]
-            parts.append(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}")
+    if q.get("snr_db") is not None:
+        parts.append(f"SNR {float(q['snr_db']):.0f} dB")
+    # a person reads the sentence; the code stays in --json output
+    if q.get("verdict_text") or q.get("verdict"):
+        parts.append(str(q.get("verdict_text") or q["verdict"]))
     for key in ("messages", "warnings", "advice"):
         if q.get(key):
             items = q[key] if isinstance(q[key], list | tuple) else [q[key]]
@@ -263,10 +264,18 @@ def cmd_enroll(args: argparse.Namespace, out: Output) -> int:
 
     for path in args.files:  # before loading any model: a typo fails at once
         _check_media(path)
+    from engine.calibration import DEFAULT_THRESHOLD
+    from engine.voice_match import speaker_match, voice_match
+    from engine.voiceprint import mean_voiceprint
+
+    library = _open_library()
     extract = _extract_fn()
     items: list[tuple[Voiceprint, float, str]] = []
     reports: list[dict[str, Any]] = []
     refused: list[str] = []
+    mismatched: list[dict[str, Any]] = []
+    qualities: list[Any] = []
+    clips: list[Any] = []  # kept privately so the enrollment can be played back
     n = len(args.files)
     for k, path in enumerate(args.files):
 
@@ -275,7 +284,8 @@ def cmd_enroll(args: argparse.Namespace, out: Output) -> int:
             out.progress((k + fraction) / n, f"Extracting {name}")
 
         step(0.0)
-        result = extract(_load(path), progress=step)
+        audio = _load(path)
+        result = extract(audio, progress=step)
         quality = getattr(result, "quality", None)
         ok = _quality_ok(quality)
         reports.append({"file": path, "quality": _quality_dict(quality), "accepted": ok or args.force})
@@ -285,7 +295,36 @@ def cmd_enroll(args: argparse.Namespace, out: Output) -> int:
         if not ok and not args.force:
             refused.append(path)
             continue
+        # Before anything is written: does it sound like the speaker (or, for a new one,
+        # like the recordings before it on this command line)?
+        match = speaker_match(library, args.name, result.voiceprint)
+        if match is None and items:
+            match = voice_match(mean_voiceprint([it[0] for it in items]), result.voiceprint,
+                                speaker=args.name)
+        if match is not None:
+            reports[-1]["match"] = {"score": round(match.score, 1),
+                                    "threshold": match.threshold, "matches": match.matches}
+            if not match.matches:
+                if not out.json:
+                    out.note(f"{Path(path).name}: {match.message()}"
+                             + ("  [kept, --force]" if args.force else "  [REFUSED]"))
+                if not args.force:
+                    mismatched.append({"file": path, "score": round(match.score, 1)})
+                    continue
         items.append((result.voiceprint, _net_seconds(result), Path(path).name))
+        qualities.append(quality)
+        clips.append(audio.mono())
+    if mismatched:
+        from engine.errors import VoiceMismatch
+
+        files = ", ".join(f"{Path(m['file']).name} (score {m['score']:.0f})" for m in mismatched)
+        raise VoiceMismatch(
+            f"Not enrolled: {files} does not sound like {args.name!r} (threshold "
+            f"{DEFAULT_THRESHOLD:.0f} of 100). Enroll another person under a new name, or pass --force to add it anyway.",
+            location=mismatched[0]["file"],
+            detail="voiceprint.speaker-mismatch",
+            context={"speaker": args.name, "files": mismatched, "quality": reports},
+        )
     if refused:
         raise NoSpeech(
             f"Not enough clean speech in {', '.join(Path(p).name for p in refused)} to enroll "
@@ -294,8 +333,7 @@ def cmd_enroll(args: argparse.Namespace, out: Output) -> int:
             detail="media.too-short",
             context={"files": refused, "quality": reports},
         )
-    library = _open_library()
-    info = library.enroll_many(args.name, items)
+    info = library.enroll_many(args.name, items, qualities=qualities, clips=clips)
     out.emit(
         {"speaker": _speaker_dict(info), "enrollments": reports},
         f"Enrolled {len(items)} recording(s) for {info.name!r} (id {info.id}): "
@@ -651,7 +689,8 @@ def cmd_voiceprint(args: argparse.Namespace, out: Output) -> int:
 
 def _quality_line_from_dict(q: dict[str, Any]) -> str:
     if "net_speech_s" in q:
-        return f"{float(q['net_speech_s']):.1f} s of speech, verdict {q.get('verdict', '-')}"
+        return (f"{float(q['net_speech_s']):.1f} s of speech, "
+                f"{q.get('verdict_text') or q.get('verdict', '-')}")
     return "ok"
 
 
@@ -769,13 +808,20 @@ def build_parser() -> argparse.ArgumentParser:
         Extract a voiceprint from each FILE and add it to speaker NAME (created if new).
         A quality report is printed per file. Recordings with too little clean speech
         are refused (nothing is written) unless --force is given; 20-60 s of speech
-        from a quiet room gives the best voiceprint.
+        from a quiet room gives the best voiceprint. When NAME is already enrolled, each
+        recording must sound like them (score at or above the identification threshold;
+        for a new NAME, like the files before it): otherwise nothing is written and the
+        command fails with resource.conflict / voiceprint.speaker-mismatch (exit 4),
+        unless --force. A private copy of each recording's audio is kept with its
+        enrollment so the window can play it back.
         """,
         'vpstudio enroll "Ada Lovelace" ada_interview.wav ada_phone.mp3',
     )
     p.add_argument("name", metavar="NAME", help="speaker name (new or existing)")
     p.add_argument("files", metavar="FILE", nargs="+", help="audio or video files")
-    p.add_argument("--force", action="store_true", help="enroll even too-short recordings")
+    p.add_argument("--force", action="store_true",
+                   help="enroll even too-short recordings, or ones that do not sound like "
+                        "the speaker already enrolled under NAME")
     p.set_defaults(func=cmd_enroll)
 
     p = command(

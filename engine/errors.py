@@ -111,6 +111,12 @@ class Conflict(VPError):
     type = "resource.conflict"
 
 
+class VoiceMismatch(Conflict):
+    """A recording does not match the voiceprint of the speaker it was to be added to
+    (``resource.conflict``, detail ``voiceprint.speaker-mismatch``; ``context`` holds the
+    ``speaker``, ``score`` and ``threshold``)."""
+
+
 class DeviceUnavailable(VPError):
     """No sound card / PortAudio / input device (``device.unavailable``)."""
 

@@ -28,6 +28,7 @@ come from one speaker model; vectors of another model are refused with
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import errno
 import json
@@ -48,6 +49,7 @@ import numpy as np
 
 from engine import paths
 from engine.calibration import cosine_to_score
+from engine.enrollment_clips import clip_folder, delete_clips, read_clip, write_clip
 from engine.errors import (
     Conflict,
     DiskFull,
@@ -141,6 +143,11 @@ class EnrollmentInfo:
         seconds: net speech the voiceprint was extracted from, seconds.
         source: recording file name (no directories).
         created: ISO 8601 UTC timestamp.
+        verdict: quality verdict code of the recording (``engine.enroll.VERDICTS``), ""
+            when not recorded (enrolled before schema 3, or imported).
+        verdict_text: the verdict in words, "" when not recorded.
+        has_clip: a private copy of the recording's audio is kept
+            (:meth:`Library.enrollment_clip`).
     """
 
     id: int
@@ -150,6 +157,9 @@ class EnrollmentInfo:
     seconds: float
     source: str
     created: str
+    verdict: str = ""
+    verdict_text: str = ""
+    has_clip: bool = False
 
 
 @dataclass(frozen=True)
@@ -330,6 +340,32 @@ def _mean_unit(vectors: np.ndarray) -> np.ndarray:
     return (mean / norm).astype(np.float32)
 
 
+def _quality_json(quality: Any) -> str:
+    """A quality report as stored (JSON of its ``to_dict()``), "" for None."""
+    if quality is None:
+        return ""
+    if hasattr(quality, "to_dict"):
+        data = quality.to_dict()
+    elif dataclasses.is_dataclass(quality) and not isinstance(quality, type):
+        data = dataclasses.asdict(quality)
+    else:
+        data = dict(quality)
+    if "verdict_text" not in data and hasattr(quality, "verdict_text"):
+        data["verdict_text"] = str(quality.verdict_text)
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def _verdict_of(stored: str) -> tuple[str, str]:
+    """``(verdict, verdict_text)`` from a stored quality report; ("", "") when absent."""
+    if not stored:
+        return "", ""
+    try:
+        data = json.loads(stored)
+    except ValueError:
+        return "", ""
+    return str(data.get("verdict", "")), str(data.get("verdict_text", ""))
+
+
 def _make_voiceprint(vector: np.ndarray, model_id: str) -> Voiceprint:
     from engine.voiceprint import Voiceprint
 
@@ -494,13 +530,19 @@ def _migrate_3(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE speakers SET name = ? WHERE id = ?", (candidate, speaker_id))
 
 
+def _migrate_4(conn: sqlite3.Connection) -> None:
+    """Each enrollment's quality report (JSON) and the file name of its kept audio clip."""
+    conn.execute("ALTER TABLE enrollments ADD COLUMN quality TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE enrollments ADD COLUMN clip TEXT NOT NULL DEFAULT ''")
+
+
 #: Ordered schema migrations: ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _migrate_1, _migrate_2, _migrate_3
+    _migrate_1, _migrate_2, _migrate_3, _migrate_4
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # A read-only library cannot be migrated; from this schema on it can still be read
-# (version 3 only cleaned names).
+# (version 3 only cleaned names; 4 added enrollment columns that reads fill in when absent).
 _MIN_READABLE_SCHEMA = 2
 
 
@@ -994,6 +1036,9 @@ class Library:
         voiceprint: Voiceprint,
         seconds: float,
         source: str = "",
+        *,
+        quality: Any = None,
+        clip: np.ndarray | None = None,
     ) -> SpeakerInfo:
         """Add one voiceprint to a speaker (created when ``name_or_id`` is a new name).
 
@@ -1002,15 +1047,26 @@ class Library:
             voiceprint: unit-norm voiceprint of the recording.
             seconds: net speech it was extracted from, seconds.
             source: recording file name (directories are dropped: they may be private).
+            quality: the recording's ``engine.enroll.QualityReport`` (kept with it), or None.
+            clip: the audio the voiceprint came from, ``(n,)`` float32 at 16 kHz, kept as
+                a private copy (``engine.enrollment_clips``) so it can be played; None
+                keeps none.
         """
-        return self.enroll_many(name_or_id, [(voiceprint, seconds, source)])
+        return self.enroll_many(name_or_id, [(voiceprint, seconds, source)],
+                                qualities=[quality], clips=[clip])
 
     def enroll_many(
         self,
         name_or_id: int | str,
         items: Iterable[tuple[Voiceprint, float, str]],
+        *,
+        qualities: Sequence[Any] | None = None,
+        clips: Sequence[np.ndarray | None] | None = None,
     ) -> SpeakerInfo:
-        """Add several ``(voiceprint, seconds, source)`` enrollments in ONE transaction."""
+        """Add several ``(voiceprint, seconds, source)`` enrollments in ONE transaction.
+
+        ``qualities`` and ``clips``, when given, align with ``items`` (see :meth:`enroll`).
+        """
         prepared = []
         for i, (vp, seconds, source) in enumerate(items):
             loc = f"voiceprints[{i}]"
@@ -1025,6 +1081,24 @@ class Library:
             raise ModelMismatch(
                 "These voiceprints come from different speaker models.", location="voiceprints"
             )
+        quality_json = [_quality_json(q) for q in (qualities or [None] * len(prepared))]
+        folder = clip_folder(self.path)
+        names: list[str] = []
+        try:
+            for c in clips or [None] * len(prepared):
+                names.append("" if c is None else write_clip(folder, c))
+            return self._insert_enrollments(name_or_id, prepared, quality_json, names)
+        except BaseException:
+            delete_clips(folder, names)
+            raise
+
+    def _insert_enrollments(
+        self, name_or_id: int | str, prepared: list[tuple[np.ndarray, str, float, str]],
+        quality_json: list[str], clip_names: list[str],
+    ) -> SpeakerInfo:
+        if len(quality_json) != len(prepared) or len(clip_names) != len(prepared):
+            raise ValidationError("qualities and clips must match the voiceprints one to one.",
+                                  location="voiceprints")
         with self._tx("enroll") as conn:
             if isinstance(name_or_id, str):
                 name = _clean_name(name_or_id)
@@ -1038,9 +1112,10 @@ class Library:
             self._check_dim(conn, model_id, int(vector0.shape[0]), "voiceprint", speaker.name)
             now = _now()
             conn.executemany(
-                "INSERT INTO enrollments (speaker, voiceprint, model_id, seconds, source, created)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(speaker.id, _to_blob(v), m, s, src, now) for v, m, s, src in prepared],
+                "INSERT INTO enrollments (speaker, voiceprint, model_id, seconds, source, created,"
+                " quality, clip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(speaker.id, _to_blob(v), m, s, src, now, q, c)
+                 for (v, m, s, src), q, c in zip(prepared, quality_json, clip_names, strict=True)],
             )
             _refresh_speaker(conn, speaker.id)
             self._touch(speaker.id)
@@ -1133,15 +1208,18 @@ class Library:
         """Delete a speaker and all its enrollments; returns what was deleted."""
         with self._tx("delete speaker") as conn:
             info = self._speaker_row(conn, speaker_id)
+            gone = [r[0] for r in conn.execute(
+                "SELECT clip FROM enrollments WHERE speaker = ?", (info.id,))]
             conn.execute("DELETE FROM speakers WHERE id = ?", (int(speaker_id),))
             self._touch(info.id)
-            return info
+        delete_clips(clip_folder(self.path), gone)
+        return info
 
     def delete_enrollment(self, enrollment_id: int) -> SpeakerInfo:
         """Delete one enrollment; returns the updated speaker (kept, even with none left)."""
         with self._tx("delete enrollment") as conn:
             row = conn.execute(
-                "SELECT speaker FROM enrollments WHERE id = ?", (int(enrollment_id),)
+                "SELECT speaker, clip FROM enrollments WHERE id = ?", (int(enrollment_id),)
             ).fetchone()
             if row is None:
                 raise NotFound(
@@ -1152,7 +1230,9 @@ class Library:
             conn.execute("DELETE FROM enrollments WHERE id = ?", (int(enrollment_id),))
             _refresh_speaker(conn, int(row[0]))
             self._touch(int(row[0]))
-            return self._speaker_row(conn, int(row[0]))
+            info = self._speaker_row(conn, int(row[0]))
+        delete_clips(clip_folder(self.path), [row[1]])
+        return info
 
     def merge(self, into_id: int, from_id: int) -> SpeakerInfo:
         """Move every enrollment of ``from_id`` to ``into_id`` and delete ``from_id``.
@@ -1239,14 +1319,33 @@ class Library:
         with self._lock:
             self._speaker_row(self._conn, speaker_id)
             rows = self._conn.execute(
-                "SELECT id, speaker, model_id, length(voiceprint) / 4, seconds, source, created"
-                " FROM enrollments WHERE speaker = ? ORDER BY id",
+                "SELECT id, speaker, model_id, length(voiceprint) / 4, seconds, source, created,"
+                f" {self._enrollment_extras()} FROM enrollments WHERE speaker = ? ORDER BY id",
                 (int(speaker_id),),
             ).fetchall()
-        return [
-            EnrollmentInfo(int(r[0]), int(r[1]), r[2], int(r[3]), float(r[4]), r[5], r[6])
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            verdict, text = _verdict_of(r[7])
+            out.append(EnrollmentInfo(int(r[0]), int(r[1]), r[2], int(r[3]), float(r[4]), r[5],
+                                      r[6], verdict, text, bool(r[8])))
+        return out
+
+    def enrollment_clip(self, enrollment_id: int) -> np.ndarray | None:
+        """The kept audio of one enrollment, ``(n,)`` float32 at 16 kHz (read-only), or None
+        when none was kept (or its file is gone)."""
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {self._enrollment_extras()} FROM enrollments WHERE id = ?",
+                (int(enrollment_id),),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"No enrollment with id {enrollment_id}.", location="enrollment_id")
+        return read_clip(clip_folder(self.path), str(row[1]))
+
+    def _enrollment_extras(self) -> str:
+        """The ``quality, clip`` columns, or empty stand-ins in a read-only library opened
+        at an older schema (it cannot be migrated, and still lists its enrollments)."""
+        return "quality, clip" if self.schema_version >= 4 else "'', ''"
 
     def enrollment_voiceprint(self, enrollment_id: int) -> Voiceprint:
         """The voiceprint of one enrollment."""

@@ -13,7 +13,12 @@ from gui.folders import LastFolder
 
 def format_quality(report: Any) -> str:
     """A person-readable summary of an ``engine`` QualityReport."""
+    from engine.enroll import verdict_text
+
+    verdict = getattr(report, "verdict_text", "") or verdict_text(report)
     lines = [
+        verdict,
+        "",
         f"Net speech: {float(report.net_speech_s):.1f} s "
         f"(at least {float(getattr(report, 'min_speech_s', 0.0)):.1f} s needed)",
         f"Voices found: {int(report.voices_found)}",
@@ -24,9 +29,10 @@ def format_quality(report: Any) -> str:
             if report.snr_db is None
             else f"Signal-to-noise: {float(report.snr_db):.1f} dB"
         ),
-        f"Verdict: {report.verdict}",
     ]
-    lines += [str(m) for m in getattr(report, "messages", ()) or ()]
+    # the first message restates a too-short verdict already said in words above
+    lines += [str(m) for m in getattr(report, "messages", ()) or ()
+              if not (str(report.verdict) == "too-short" and str(m).startswith("Only "))]
     return "\n".join(lines)
 
 
@@ -73,6 +79,14 @@ class Prompts:
             value, ok = QInputDialog.getText(self.parent, title, label, text=text)
         value = str(value).strip()
         return value if ok and value else None
+
+    def ask_enroll(self, report_text: str, speakers: Sequence[Any], new_name: str = "",
+                   existing_id: int | None = None) -> Any:
+        """New speaker or add to an existing one (:class:`gui.enroll_dialog.EnrollChoice`)."""
+        from gui.enroll_dialog import ask_enroll
+
+        return ask_enroll(self.parent, report_text, speakers, new_name=new_name,
+                          existing_id=existing_id)
 
     def ask_choice(self, title: str, label: str, choices: Sequence[str]) -> str | None:
         value, ok = QInputDialog.getItem(self.parent, title, label, list(choices), 0, False)

@@ -211,6 +211,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         self._act("about", "&About Voiceprint Studio", self.about)
         self._act("zoom_fit", "Zoom to &fit", self.zoom_fit, "Ctrl+0")
         self.actions["add_speaker"] = self.actions["enroll_file"]
+        self._build_library_actions()
 
     def _build_ui(self) -> None:
         central = QWidget(self)
@@ -252,6 +253,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         self.library_panel = LibraryPanel(
             [self.actions[k] for k in ("enroll_file", "enroll_record", "rename", "delete_speaker",
                                        "merge_speakers", "import", "export_library")], self)
+        self._install_library_menu()
         self.library_dock = QDockWidget("Speaker library", self)
         self.library_dock.setObjectName("library_dock")
         self.library_dock.setWidget(self.library_panel)
@@ -358,8 +360,9 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
                                None, "export", None, "quit"])
         menu("edit", "&Edit", ["undo", "redo", None, "delete", "split", "merge_next"])
         menu("speakers", "&Speakers", ["enroll_file", "enroll_selection", "enroll_record",
-                                       "enroll_unknown", None, "rename", "delete_speaker",
-                                       "merge_speakers", None, "import", "export_library"])
+                                       "enroll_unknown", None, "speaker_details", "rename",
+                                       "delete_speaker", "merge_speakers", None, "import",
+                                       "export_library", "export_selected"])
         menu("run", "&Run", ["identify", "cancel"])
         menu("playback", "&Playback", ["play", "play_selection", None, "zoom_fit"])
         view = mb.addMenu("&View")
@@ -494,6 +497,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         a["rename"].setEnabled(n == 1)
         a["delete_speaker"].setEnabled(n >= 1)
         a["merge_speakers"].setEnabled(n == 2)
+        self._update_library_actions()
         a["zoom_fit"].setEnabled(has_audio)
 
     # ================================================================ audio
@@ -979,14 +983,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         if purpose != "enroll" and not self.confirm_leave("using the new recording"):
             return None
         if purpose == "enroll":
-            def enroll_job(progress: Any, cancel: Any) -> Any:
-                audio = engine.audio_from_array(samples, rate, "recording")
-                clip = engine.excerpt(audio, [(0.0, audio.duration)])
-                return engine.extract_voiceprint(clip, progress=progress, cancel=cancel)
-
-            return self.submit("enroll", enroll_job,
-                               lambda r: self.finish_enroll(r, "recording"),
-                               "Extracting a voiceprint from the recording")
+            return self.enroll_recording(samples, rate)
 
         def load_job(progress: Any, cancel: Any) -> Any:
             audio = engine.audio_from_array(samples, rate, None)

@@ -29,6 +29,12 @@ class FakeQuality:
     min_speech_s: float = 3.0
     messages: tuple[str, ...] = ()
 
+    @property
+    def verdict_text(self) -> str:
+        from engine.enroll import verdict_text
+
+        return verdict_text(self)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class FakeEnrollment:
@@ -131,6 +137,9 @@ class FakePrompts:
     asked: list[str] = field(default_factory=list)
     unsaved: list[str] = field(default_factory=list)  # answers to Save / Discard / Cancel
     unsaved_asked: list[str] = field(default_factory=list)
+    enroll_choices: list[Any] = field(default_factory=list)
+    enroll_asks: list[dict[str, Any]] = field(default_factory=list)
+    confirms: list[tuple[str, str]] = field(default_factory=list)
 
     def open_file(self, title: str, filters: str) -> str | None:
         return self.files.pop(0) if self.files else None
@@ -142,10 +151,25 @@ class FakePrompts:
         self.asked.append(label)
         return self.texts.pop(0) if self.texts else None
 
+    def ask_enroll(self, report_text: str, speakers, new_name: str = "",
+                   existing_id: int | None = None) -> Any:
+        """The next of ``enroll_choices`` (an EnrollChoice or None), else a NEW speaker
+        named by the next of ``texts``; records what the dialog would have started with."""
+        from gui.enroll_dialog import EnrollChoice
+
+        self.asked.append(report_text)
+        self.enroll_asks.append({"new_name": new_name, "existing_id": existing_id,
+                                 "names": [str(s.name) for s in speakers]})
+        if self.enroll_choices:
+            return self.enroll_choices.pop(0)
+        name = self.texts.pop(0) if self.texts else None
+        return EnrollChoice(name) if name else None
+
     def ask_choice(self, title: str, label: str, choices) -> str | None:
         return self.choices.pop(0) if self.choices else None
 
     def confirm(self, title: str, text: str) -> bool:
+        self.confirms.append((title, text))
         return self.confirm_answer
 
     def ask_unsaved(self, title: str, text: str) -> str:

@@ -505,3 +505,32 @@ def test_identify_split_call_with_models(capsys, lib: Library, tmp_path: Path) -
     assert data["channels"] == {"0": ["Austen Reader"], "1": ["Chan3 Caller"]}
     lines = [line.split() for line in out_rttm.read_text().splitlines()]
     assert {(f[2], f[7]) for f in lines} == {("1", "Austen_Reader"), ("2", "Chan3_Caller")}
+
+
+@pytest.mark.slow
+def test_enroll_refuses_another_voice_for_an_existing_speaker(capsys, lib: Library) -> None:
+    """Issue 12: calib_forever.ogg and calib_chan3.ogg are two different people; adding
+    the second to "Dave" is refused (typed error, nothing written) unless --force."""
+    code, data = run_json(capsys, "enroll", "Dave", str(DATA / "calib_forever.ogg"))
+    assert code == 0, data
+    code, data = run_json(capsys, "enroll", "Dave", str(DATA / "calib_chan3.ogg"))
+    assert code == 4, data
+    err = data["error"]
+    assert err["type"] == "resource.conflict" and err["detail"] == "voiceprint.speaker-mismatch"
+    assert err["context"]["files"][0]["score"] < 50 and "score" in err["message"]
+    assert lib.get_by_name("Dave").num_enrollments == 1
+    code, out, _ = run(capsys, "enroll", "Dave", str(DATA / "calib_chan3.ogg"), "--force")
+    assert code == 0 and "does not sound like 'Dave'" in out + _
+    assert lib.get_by_name("Dave").num_enrollments == 2
+
+
+@pytest.mark.slow
+def test_enroll_quality_line_reads_as_words(capsys, lib: Library) -> None:
+    """The text output says the verdict in words; --json keeps the code."""
+    code, out, err = run(capsys, "enroll", "Ninety", str(DATA / "calib_chan3.ogg"))
+    assert code == 0
+    text = out + err
+    assert "Good" in text and "verdict=" not in text
+    lib.delete_speaker(lib.get_by_name("Ninety").id)
+    code, data = run_json(capsys, "enroll", "Ninety", str(DATA / "calib_chan3.ogg"))
+    assert data["enrollments"][0]["quality"]["verdict"] == "ok"

@@ -183,3 +183,50 @@ def test_calibration_mapping() -> None:
     assert isinstance(cal.cosine_to_score(0.3), float)
     assert cal.cosine_to_score(-1e6) == 0.0 and cal.score_to_cosine(100.0) < 10
     assert np.isnan(cal.cosine_to_score(np.array([np.nan]))[0])
+
+
+def _white_noise_at(x: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
+    """``x`` plus white noise ``snr_db`` below the power of its speech (VAD)."""
+    from engine.vad import speech_regions
+
+    mask = np.zeros(x.size, bool)
+    for seg in speech_regions(x):
+        mask[int(seg.start * RATE) : int(seg.end * RATE)] = True
+    p = float(np.mean(x[mask].astype(np.float64) ** 2))
+    noise = np.random.default_rng(seed).standard_normal(x.size) * np.sqrt(p / 10 ** (snr_db / 10))
+    return (x + noise).astype(np.float32)
+
+
+def test_another_voice_at_the_edge_is_not_noise(data_dir: Path) -> None:
+    """Issue 12: the pyannote sample's 10.6-14.7 s is one clear voice; it opens with the
+    tail of the previous speaker, which the old noise floor (median of non-speech) took
+    for noise and reported "too-noisy, SNR -30 dB"."""
+    x = load_audio(data_dir / "pyannote_sample.wav").samples[0]
+    stretch = np.ascontiguousarray(x[int(10.6 * RATE) : int(14.7 * RATE)])
+    q = enroll.extract_voiceprint(Audio(stretch[None]), encoder=StubEncoder()).quality
+    assert q.snr_db is not None and q.snr_db > 20, q
+    assert q.verdict == "ok" and q.verdict_text.startswith("Good"), q
+    assert not any("noise" in m.lower() for m in q.messages)
+
+
+def test_white_noise_at_0_db_is_too_noisy(clips: dict[str, np.ndarray]) -> None:
+    noisy = _white_noise_at(clips["chan3"][: 12 * RATE], 0.0)
+    q = enroll.extract_voiceprint(Audio(noisy[None]), encoder=StubEncoder()).quality
+    assert q.snr_db is not None and abs(q.snr_db) < 3, q
+    assert q.verdict == "too-noisy" and q.verdict_text.startswith("Too noisy"), q
+    assert q.to_dict()["verdict"] == "too-noisy"  # the machine code stays in JSON
+
+
+def test_verdicts_read_as_words() -> None:
+    def report(verdict: str, net: float, **kw: object) -> enroll.QualityReport:
+        base: dict[str, object] = dict(voices_found=1, clipping_ratio=0.0, level_dbfs=-20.0,
+                                       snr_db=30.0)
+        base.update(kw)
+        return enroll.QualityReport(net_speech_s=net, verdict=verdict, **base)  # type: ignore[arg-type]
+
+    assert report("ok", 8.0).verdict_text == "Good"
+    assert report("too-short", 2.1).verdict_text.startswith(
+        "Too short: 2.1 s of speech, 5 s or more is better")
+    assert "2 found" in report("several-voices", 6.0, voices_found=2).verdict_text
+    assert report("too-noisy", 8.0, snr_db=4.0).verdict_text.startswith("Too noisy")
+    assert report("too-noisy", 8.0, clipping_ratio=0.05).verdict_text.startswith("Too loud")

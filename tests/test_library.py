@@ -620,3 +620,41 @@ def test_read_export_gives_mean_voiceprints(lib: Library, rng: np.random.Generat
     assert set(pairs) == set(data)  # "Empty" has no voiceprint
     np.testing.assert_allclose(pairs["Ada"].vector,
                                lib.voiceprint(lib.get_by_name("Ada").id).vector, atol=1e-6)
+
+
+def test_enrollment_keeps_quality_and_a_private_clip(vp_home: Path) -> None:
+    """Issue 12: each enrollment lists its quality and can be played back; removing it
+    recomputes the voiceprint from the rest and deletes its clip."""
+    from engine.enroll import QualityReport
+    from engine.enrollment_clips import clip_folder
+
+    rng = np.random.default_rng(12)
+    lib = Library()
+    q = QualityReport(net_speech_s=2.1, voices_found=1, clipping_ratio=0.0, level_dbfs=-20.0,
+                      snr_db=30.0, verdict="too-short")
+    clip = (0.1 * np.sin(np.arange(16000) / 10.0)).astype(np.float32)
+    a, b = vp(rng), vp(rng)
+    old_umask = os.umask(0)  # the modes are set, not left to the umask
+    try:
+        lib.enroll("Dave", a, 2.1, "/private/dave.wav", quality=q, clip=clip)
+    finally:
+        os.umask(old_umask)
+    info = lib.enroll("Dave", b, 6.0, "b.wav")
+    first, second = lib.enrollments(info.id)
+    assert (first.source, first.verdict, first.has_clip) == ("dave.wav", "too-short", True)
+    assert first.verdict_text.startswith("Too short: 2.1 s")
+    assert (second.verdict, second.has_clip) == ("", False)
+    played = lib.enrollment_clip(first.id)
+    assert played is not None and np.allclose(played, clip, atol=1e-4)
+    assert lib.enrollment_clip(second.id) is None
+    files = list(clip_folder(lib.path).iterdir())
+    assert len(files) == 1 and stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(clip_folder(lib.path).stat().st_mode) == 0o700
+    after = lib.delete_enrollment(first.id)
+    assert after.num_enrollments == 1 and after.seconds == pytest.approx(6.0)
+    np.testing.assert_allclose(lib.voiceprint(info.id).vector, b.vector, atol=1e-6)
+    assert not list(clip_folder(lib.path).iterdir())
+    lib.enroll("Dave", a, 3.0, "c.wav", clip=clip)
+    lib.delete_speaker(info.id)
+    assert not list(clip_folder(lib.path).iterdir())
+    lib.close()

@@ -17,7 +17,8 @@ def _report(snr_db: float | None) -> SimpleNamespace:
 def test_quality_text_states_the_figures() -> None:
     text = format_quality(_report(18.25))
     assert "4.2 s" in text and "3.0 s needed" in text and "18.2 dB" in text
-    assert "Verdict: ok" in text and text.endswith("Good enough.")
+    assert text.startswith("Good: 4.2 s of speech") and text.endswith("Good enough.")
+    assert "Verdict: ok" not in text  # issue 12: words, not code words
 
 
 def test_quality_text_without_measurable_noise() -> None:
