@@ -62,7 +62,6 @@ import numpy as np
 
 from engine.errors import ModelMismatch, ModelUnavailable, ValidationError
 from engine.jobs import CancelToken, ProgressFn, no_progress
-from engine.pipeline.assignment import assign_voiceprints
 from engine.pipeline.cluster_voiceprint import (
     ID_SECONDS_PER_CLUSTER,
     ID_UNITS_PER_CLUSTER,
@@ -70,7 +69,16 @@ from engine.pipeline.cluster_voiceprint import (
     pick_typical,
 )
 from engine.pipeline.clustering import CLUSTER_DISTANCE, cluster, cluster_units
-from engine.pipeline.confidence import MAX_CURVE_ROWS, ConfidenceTracks, row_scores
+from engine.pipeline.cohort import default_cohort
+from engine.pipeline.confidence import MAX_CURVE_ROWS, ConfidenceTracks, memberships, row_scores
+from engine.pipeline.decision import (
+    DEFAULT_DECISIONS,
+    Decision,
+    Decisions,
+    cluster_activity,
+    decide,
+    overlapping,
+)
 from engine.pipeline.embedding import UnitEmbedder, UnitEmbeddings, normalize_rows
 from engine.pipeline.linking import UnitLinker, Units
 from engine.pipeline.reconstruction import chunk_offsets, frame_count, reconstruct, run_tables
@@ -231,6 +239,35 @@ def _first_pass(
     return units, embedder.result(units, dim), counted.total
 
 
+def _decide(
+    cents: np.ndarray,
+    V: np.ndarray,
+    units: Units,
+    tables: list[np.ndarray],
+    k: int,
+    model_id: str,
+    to_score: Any,
+    threshold: float,
+    rules: Decisions,
+) -> Decision:
+    """Stage 5: the decision layer, with the clusters' overlap and the cohort it needs."""
+    if rules.legacy:
+        overlap = np.zeros((k, k), dtype=bool)
+    else:
+        overlap = overlapping(*cluster_activity(units.run_maps, tables, k))
+    cohort = (
+        normalize_rows(np.asarray(rules.cohort, dtype=np.float32))
+        if rules.cohort is not None
+        else default_cohort(model_id, int(V.shape[1]))
+    )
+    if cohort.shape[1] != V.shape[1]:
+        cohort = np.zeros((0, V.shape[1]), dtype=np.float32)
+    return decide(
+        cents, V, cohort=cohort, to_score=to_score, threshold=threshold, overlap=overlap,
+        rules=rules,
+    )
+
+
 def identify(
     audio: Any,
     voiceprints: Mapping[str, Any],
@@ -244,6 +281,7 @@ def identify(
     encoder: Any = None,
     diarization_encoder: Any = None,
     segmenter: Segmenter | None = None,
+    decisions: Decisions | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> IdentificationResult:
@@ -268,6 +306,9 @@ def identify(
             ``encoder``, only each cluster's most typical speech (at most
             :data:`ID_SECONDS_PER_CLUSTER`) is embedded with ``encoder`` for scoring.
         segmenter: the segmentation model (default: the packaged one).
+        decisions: the naming rules (default
+            :data:`engine.pipeline.decision.DEFAULT_DECISIONS`, all on;
+            ``LEGACY_DECISIONS`` is the first pipeline's one-to-one assignment).
         progress, cancel: job hooks; progress is monotonic 0 -> 1 and ``cancel`` is
             polled every 50 ms while a model batch runs (on a worker thread), so a
             cancel raises :class:`~engine.errors.Cancelled` at once.
@@ -294,6 +335,10 @@ def identify(
             "resolution must be between 0.001 and 10 seconds.", location="resolution"
         )
     resolution = float(resolution)
+    rules = DEFAULT_DECISIONS if decisions is None else decisions
+    if not isinstance(rules, Decisions) or rules.normalisation not in ("asnorm", "none"):
+        raise ValidationError("decisions must be an engine.pipeline.decision.Decisions.",
+                              location="decisions")
     to_score, default_threshold = _calibration()
     if threshold is None:
         threshold = default_threshold
@@ -351,12 +396,20 @@ def identify(
         check()
 
     progress(0.9, "Building turns")
-    assignment = assign_voiceprints(cents, V, to_score=to_score, threshold=float(threshold))
-    rows = row_scores(
-        emb.vectors, clusters.labels, clusters.centroids, assignment, V,
-        separate=separate, membership=member_fn, to_score=to_score, curves=confidence,
-    )
     emb_rows, tables = run_tables(units.unit_rows, emb.units, len(units.speech), clusters.labels)
+    decision = _decide(cents, V, units, tables, K, model_id, to_score, float(threshold), rules)
+    labels = clusters.labels
+    if decision.cents.shape[0] != K:  # clusters sharing a name were merged
+        labels = np.where(labels >= 0, decision.new_index[np.maximum(labels, 0)], -1)
+        emb_rows, tables = run_tables(units.unit_rows, emb.units, len(units.speech), labels)
+    K = int(decision.cents.shape[0])
+    member = memberships(
+        emb.vectors, clusters.labels, clusters.centroids, separate=separate, membership=member_fn
+    )
+    rows = row_scores(
+        emb.vectors, labels, member, decision.assignment, V,
+        separate=separate, to_score=to_score, curves=confidence,
+    )
     n_frames = frame_count(total_samples)
     tracks = ConfidenceTracks(
         duration, resolution, k=K, curve_rows=int(rows.curve_rows.size), confidence=confidence
@@ -370,10 +423,11 @@ def identify(
         tracks.feed(block)
 
     progress(0.97, "Labelling")
+    a = decision.assignment
     labelled = label_turns(
         runs_to_spans(turn_runs.finish(n_frames), duration),
-        assigned=assignment.assigned, ref=assignment.ref, scores=assignment.scores,
-        ids=ids, cents=cents,
+        assigned=a.assigned, ref=a.ref, scores=a.scores, ids=ids, cents=decision.cents,
+        why=None if rules.legacy else decision.why,
     )
     curves = tracks.curves()
     progress(1.0, "Done")

@@ -352,15 +352,18 @@ def test_label_turns_orders_labels_by_first_appearance():
 def test_row_scores_cap_by_membership():
     x = _unit(np.array([[1.0, 0.0], [0.6, 0.8]]))
     a = assignment.Assignment(np.array([[90.0, 10.0]], np.float32), np.array([0]), np.array([0]))
-    r = confidence.row_scores(x, np.array([0, 0]), _unit(np.array([[1.0, 0.0]])), a,
-                              _unit(np.eye(2, 3)), separate=True,
-                              membership=lambda c: 100 * np.asarray(c), to_score=lambda c: c,
-                              curves=True)
+    member = confidence.memberships(x, np.array([0, 0]), _unit(np.array([[1.0, 0.0]])),
+                                    separate=True, membership=lambda c: 100 * np.asarray(c))
+    np.testing.assert_allclose(member, [100.0, 60.0], atol=1e-4)
+    r = confidence.row_scores(x, np.array([0, 0]), member, a, _unit(np.eye(2, 3)),
+                              separate=True, to_score=lambda c: c, curves=True)
     np.testing.assert_allclose(r.score, [90.0, 60.0, 0.0], atol=1e-4)
     assert r.curve_rows.tolist() == [0, 1]
     np.testing.assert_allclose(r.curve[:2], [[90.0, 10.0], [60.0, 10.0]], atol=1e-4)
-    off = confidence.row_scores(x, np.array([0, 0]), x[:1], a, _unit(np.eye(2, 3)), separate=True,
-                                membership=None, to_score=lambda c: c, curves=False)
+    no_member = confidence.memberships(x, np.array([0, 0]), x[:1], separate=True, membership=None)
+    assert (no_member == 100.0).all()
+    off = confidence.row_scores(x, np.array([0, 0]), no_member, a, _unit(np.eye(2, 3)),
+                                separate=True, to_score=lambda c: c, curves=False)
     assert off.curve_rows.size == 0 and off.curve.shape == (3, 0)
 
 

@@ -43,15 +43,40 @@ class RowScores:
     curve_rows: np.ndarray
 
 
-def row_scores(
+def memberships(
     x: np.ndarray,
     labels: np.ndarray,
     dia_cents: np.ndarray,
+    *,
+    separate: bool,
+    membership: Callable[[np.ndarray], np.ndarray] | None,
+) -> np.ndarray:
+    """float32 ``(n,)`` 0-100: how well each embedding row belongs to its cluster
+    (100 when the diarization model is the voiceprint model or has no membership score).
+
+    Args:
+        x: float32 ``(n, d)`` diarization embeddings; labels: ``(n,)`` their clusters.
+        dia_cents: ``(K, d)`` cluster centroids in the diarization model's space.
+        separate: the diarization model is not the voiceprint model.
+        membership: diarization encoder's cosine-to-centroid -> 0-100 (or None).
+    """
+    n_emb = x.shape[0]
+    member = np.full(n_emb, 100.0, dtype=np.float32)
+    if separate and n_emb and membership is not None:
+        member = np.asarray(
+            membership(np.einsum("nd,nd->n", x, dia_cents[labels])), dtype=np.float32
+        ).reshape(n_emb)
+    return member
+
+
+def row_scores(
+    x: np.ndarray,
+    labels: np.ndarray,
+    member: np.ndarray,
     assignment: Assignment,
     voiceprints: np.ndarray,
     *,
     separate: bool,
-    membership: Callable[[np.ndarray], np.ndarray] | None,
     to_score: ScoreFn,
     curves: bool,
 ) -> RowScores:
@@ -59,19 +84,13 @@ def row_scores(
 
     Args:
         x: float32 ``(n, d)`` diarization embeddings; labels: ``(n,)`` their clusters.
-        dia_cents: ``(K, d)`` cluster centroids in the diarization model's space.
+        member: float32 ``(n,)`` :func:`memberships`.
         voiceprints: float32 ``(V, dv)``.
         separate: the diarization model is not the voiceprint model.
-        membership: diarization encoder's cosine-to-centroid -> 0-100 (or None).
         curves: compute the speaker curves.
     """
     n_emb = x.shape[0]
     scores_c, ref, assigned = assignment.scores, assignment.ref, assignment.assigned
-    member = np.full(n_emb, 100.0, dtype=np.float32)
-    if separate and n_emb and membership is not None:
-        member = np.asarray(
-            membership(np.einsum("nd,nd->n", x, dia_cents[labels])), dtype=np.float32
-        ).reshape(n_emb)
     score = np.zeros(n_emb + 1, dtype=np.float32)
     if n_emb and voiceprints.shape[0]:
         score[:n_emb] = (

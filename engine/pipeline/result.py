@@ -23,6 +23,14 @@ class ClusterInfo:
             enrolled as a voiceprint of the same model).
         matches: up to :data:`MAX_MATCHES` ``(voiceprint id, 0-100 score)`` of the
             closest voiceprints, best first (pyannoteAI's per-voiceprint confidence).
+        candidates: why it got its name: the best three ``(voiceprint id, 0-100 score,
+            AS-Norm score or None)``, best score first
+            (:mod:`engine.pipeline.decision`).
+        margin: points by which the best candidate leads the next one (another
+            voiceprint or the impostor cohort); None without voiceprints.
+        reason: the rule that decided (``named``, ``merged``, ``below-threshold``,
+            ``not-distinct``, ``not-normalised``, ``taken``, ``split``,
+            ``no-voiceprints``; empty when unknown).
     """
 
     label: str
@@ -31,6 +39,9 @@ class ClusterInfo:
     duration: float
     centroid: np.ndarray
     matches: tuple[tuple[str, float], ...] = ()
+    candidates: tuple[tuple[str, float, float | None], ...] = ()
+    margin: float | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True)

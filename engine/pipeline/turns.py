@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from engine.pipeline.decision import ClusterWhy
 from engine.pipeline.reconstruction import FrameBlock
 from engine.pipeline.result import MAX_MATCHES, ClusterInfo
 from engine.segmentation import FRAME_CENTER_S, FRAME_STEP_S
@@ -90,6 +92,16 @@ class Labelled:
     present: np.ndarray
 
 
+def _explained(why: ClusterWhy | None, ids: Sequence[str]) -> dict[str, Any]:
+    if why is None:
+        return {}
+    return {
+        "candidates": tuple((ids[c.voiceprint], c.score, c.norm) for c in why.candidates),
+        "margin": why.margin,
+        "reason": why.reason,
+    }
+
+
 def label_turns(
     spans: Sequence[Sequence[Span]],
     *,
@@ -98,6 +110,7 @@ def label_turns(
     scores: np.ndarray,
     ids: Sequence[str],
     cents: np.ndarray,
+    why: Sequence[ClusterWhy] | None = None,
 ) -> Labelled:
     """Label clusters by first appearance and build their turns and :class:`ClusterInfo`.
 
@@ -107,6 +120,7 @@ def label_turns(
         ref: int64 ``(K,)`` voiceprint a cluster's score refers to (-1: none).
         scores: float32 ``(K, V)`` 0-100 cluster x voiceprint scores.
         ids: voiceprint ids; cents: float32 ``(K, d)`` voiceprint-model centroids.
+        why: per cluster, the decision layer's explanation (none: left empty).
     """
     k_all = len(spans)
     present = [k for k in range(k_all) if spans[k]]
@@ -139,6 +153,7 @@ def label_turns(
                     (ids[int(j)], round(float(scores[k, j]), 2))
                     for j in np.argsort(-scores[k])[:MAX_MATCHES]
                 ),
+                **_explained(why[k] if why is not None else None, ids),
             )
         )
     turns.sort(key=lambda t: (t.start, t.end, t.speaker))
