@@ -77,7 +77,9 @@ from engine.pipeline.decision import (
     Decisions,
     cluster_activity,
     decide,
+    mark_split,
     overlapping,
+    split_mixed,
 )
 from engine.pipeline.embedding import UnitEmbedder, UnitEmbeddings, normalize_rows
 from engine.pipeline.linking import UnitLinker, Units
@@ -382,23 +384,35 @@ def identify(
     check()
     K = clusters.k
     cents = clusters.centroids
+    labels = clusters.labels
+    split_off = np.zeros(0, dtype=np.int64)
     if separate and K:
         progress(0.87, "Identifying")
         work = ModelWorker(cancel)
         try:
-            cents = cluster_embeddings(
+            cv = cluster_embeddings(
                 lambda: open_source(audio, block_seconds=_READ_BLOCK_SECONDS).blocks,
                 step, units.run_maps, emb.locs, emb.vectors, clusters.labels,
                 clusters.centroids, emb.clean, encoder, work, check,
+                weight=emb.weight if rules.split_mixed else None,
             )
         finally:
             work.close()
         check()
+        cents = cv.cents
+        if cv.parts is not None and V.shape[0]:
+            split = split_mixed(
+                cents, cv.parts, cv.part_of_row, labels, V, to_score=to_score,
+                threshold=float(threshold),
+            )
+            labels, cents, split_off = split.labels, split.cents, split.split_off
+            K = int(cents.shape[0])
 
     progress(0.9, "Building turns")
-    emb_rows, tables = run_tables(units.unit_rows, emb.units, len(units.speech), clusters.labels)
+    emb_rows, tables = run_tables(units.unit_rows, emb.units, len(units.speech), labels)
     decision = _decide(cents, V, units, tables, K, model_id, to_score, float(threshold), rules)
-    labels = clusters.labels
+    if split_off.size:
+        decision = mark_split(decision, list(range(K - split_off.size, K)))
     if decision.cents.shape[0] != K:  # clusters sharing a name were merged
         labels = np.where(labels >= 0, decision.new_index[np.maximum(labels, 0)], -1)
         emb_rows, tables = run_tables(units.unit_rows, emb.units, len(units.speech), labels)

@@ -145,3 +145,26 @@ def test_cluster_activity_and_overlap():
     rm2[290:300, 1] = 2
     co2, act2 = decision.cluster_activity([rm2], [np.array([0, 1, 2])], 3)
     assert not decision.overlapping(co2, act2)[0, 1]
+
+
+def test_split_mixed_takes_the_stranger_out(space):
+    people, cohort, view, rng = space
+    stranger = _unit(rng.normal(size=D))[0]
+    mixed_parts = np.stack([view(people[0], 0.5), stranger])
+    pure_parts = np.stack([view(people[1], 0.5), view(people[1], 0.5)])
+    cents = _unit(np.stack([mixed_parts.sum(0), pure_parts.sum(0)]))
+    parts = np.stack([mixed_parts, pure_parts])
+    labels = np.array([0, 0, 0, 1, 1, -1])
+    part_of_row = np.array([0, 1, 1, 0, 1, -1])
+    s = decision.split_mixed(cents, parts, part_of_row, labels, people,
+                             to_score=cosine_to_score, threshold=DEFAULT_THRESHOLD)
+    assert s.split_off.tolist() == [0]
+    assert s.labels.tolist() == [0, 2, 2, 1, 1, -1]
+    np.testing.assert_allclose(s.cents[0], mixed_parts[0])
+    np.testing.assert_allclose(s.cents[2], stranger)
+    d = decision.mark_split(_run(s.cents, people, cohort), [2])
+    assert d.assignment.assigned.tolist() == [0, 1, -1] and d.why[2].reason == "split"
+    # not split without parts, nor when both halves are the person
+    none = decision.split_mixed(cents, np.zeros_like(parts), part_of_row, labels, people,
+                                to_score=cosine_to_score, threshold=DEFAULT_THRESHOLD)
+    assert none.split_off.size == 0 and none.labels.tolist() == labels.tolist()

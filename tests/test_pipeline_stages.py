@@ -259,8 +259,8 @@ def test_cluster_embeddings_reads_each_clusters_typical_speech():
     out = cluster_voiceprint.cluster_embeddings(
         lambda: iter([x]), STEP, run_maps, locs, vec, np.array([0, 1]), vec, np.full(2, 3.0),
         Enc(), runtime.ModelWorker(None), lambda: None)
-    assert out.shape == (2, 2)
-    np.testing.assert_allclose(out, np.eye(2), atol=1e-6)  # chunk 0 -> cluster 0, chunk 1 -> 1
+    assert out.cents.shape == (2, 2) and out.parts is None
+    np.testing.assert_allclose(out.cents, np.eye(2), atol=1e-6)  # chunk 0 -> cluster 0, 1 -> 1
 
 
 # ---------------------------------------------------------------- assignment
@@ -382,3 +382,18 @@ def test_confidence_tracks_sample_the_active_speaker():
     on = c.values > 0
     assert on.sum() == pytest.approx(100 * FRAME_STEP_S / 0.02, abs=2)
     assert confidence.ConfidenceTracks(10.0, 0.02, k=1, curve_rows=0, confidence=False).confidence() is None
+
+
+def test_two_parts_needs_speech_on_both_sides():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 16))
+    x = _unit(np.concatenate([a + 0.1 * rng.normal(size=(4, 16)), b + 0.1 * rng.normal(size=(3, 16))]))
+    w = np.full(7, 3.0)
+    parts = cluster_voiceprint.two_parts(x, w)
+    assert parts is not None
+    assert len(set(parts[:4].tolist())) == 1 and len(set(parts[4:].tolist())) == 1
+    assert parts[0] != parts[4]
+    w_small = w.copy()
+    w_small[4:] = 1.0  # 3 s on one side < PART_MIN_SECONDS
+    assert cluster_voiceprint.two_parts(x, w_small) is None
+    assert cluster_voiceprint.two_parts(x[:1], w[:1]) is None

@@ -376,3 +376,84 @@ def _hungarian(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     rows, cols = linear_sum_assignment(-m)
     return rows, cols
+
+
+# --------------------------------------------------------------------------- mixed clusters
+
+SPLIT_SCORE = 20.0
+"""A half of a cluster scoring under this (0-100) against the voiceprint its other half
+matches is someone else (the different-speaker p95 of engine/calibration.py is ~20)."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Clusters after splitting the mixed ones.
+
+    Attributes:
+        labels: int64 ``(n,)`` cluster of each embedding row (-1: none).
+        cents: float32 ``(K + s, d)`` voiceprint-model embeddings; the ``s`` split-off
+            parts come last.
+        split_off: int64 ``(s,)`` the cluster each split-off part came from.
+    """
+
+    labels: np.ndarray
+    cents: np.ndarray
+    split_off: np.ndarray
+
+
+def split_mixed(
+    cents: np.ndarray,
+    parts: np.ndarray,
+    part_of_row: np.ndarray,
+    labels: np.ndarray,
+    voiceprints: np.ndarray,
+    *,
+    to_score: ScoreFn,
+    threshold: float,
+) -> Split:
+    """Split off the half of a cluster that is clearly not the person its other half is.
+
+    A cluster whose better half clears ``threshold`` against its best voiceprint while
+    the other half scores under :data:`SPLIT_SCORE` against it keeps the better half;
+    the other becomes a cluster of its own (named or not by :func:`decide`).
+
+    Args:
+        cents: float32 ``(K, d)``; parts: float32 ``(K, 2, d)`` halves (zero rows: not
+            split); part_of_row: int64 ``(n,)`` half of each row (-1: none).
+        labels: int64 ``(n,)`` cluster of each row; voiceprints: float32 ``(V, d)``.
+    """
+    k, v = cents.shape[0], voiceprints.shape[0]
+    labels = labels.copy()
+    new_cents = [c for c in cents]
+    split_off: list[int] = []
+    if v:
+        for i in range(k):
+            if not (np.abs(parts[i]).sum(axis=1) > 0).all():
+                continue
+            sp = to_scores(to_score, parts[i] @ voiceprints.T)  # (2, V)
+            j = int(np.argmax(sp.max(axis=0)))
+            good = int(np.argmax(sp[:, j]))
+            bad = 1 - good
+            if sp[good, j] >= threshold and sp[bad, j] < SPLIT_SCORE:
+                new_cents[i] = parts[i, good]
+                new_cents.append(parts[i, bad])
+                labels[(labels == i) & (part_of_row == bad)] = k + len(split_off)
+                split_off.append(i)
+    return Split(
+        readonly(labels),
+        readonly(np.stack(new_cents).astype(np.float32) if new_cents else cents),
+        readonly(np.array(split_off, dtype=np.int64)),
+    )
+
+
+def mark_split(decision: Decision, split_clusters: Sequence[int]) -> Decision:
+    """``decision`` with reason ``split`` on the unnamed clusters that were split off
+    (``split_clusters``: their indices before :func:`decide`)."""
+    import dataclasses
+
+    why = list(decision.why)
+    for old in split_clusters:
+        new = int(decision.new_index[old])
+        if decision.assignment.assigned[new] < 0:
+            why[new] = dataclasses.replace(why[new], reason="split")
+    return dataclasses.replace(decision, why=tuple(why))
