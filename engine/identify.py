@@ -68,7 +68,7 @@ from engine.pipeline.cluster_voiceprint import (
     cluster_embeddings,
     pick_typical,
 )
-from engine.pipeline.clustering import CLUSTER_DISTANCE, cluster, cluster_units
+from engine.pipeline.clustering import CLUSTER_DISTANCE, Clusters, cluster, cluster_units
 from engine.pipeline.cohort import default_cohort
 from engine.pipeline.confidence import MAX_CURVE_ROWS, ConfidenceTracks, memberships, row_scores
 from engine.pipeline.decision import (
@@ -270,6 +270,64 @@ def _decide(
     )
 
 
+def _name_clusters(
+    audio: Any,
+    step: int,
+    units: Units,
+    emb: UnitEmbeddings,
+    clusters: Clusters,
+    encoder: Any,
+    V: np.ndarray,
+    *,
+    separate: bool,
+    model_id: str,
+    to_score: Any,
+    threshold: float,
+    rules: Decisions,
+    progress: ProgressFn,
+    cancel: CancelToken | None,
+) -> tuple[Decision, np.ndarray]:
+    """Stages 4b-5: clusters in the voiceprint model's space, mixed ones split, names.
+
+    Returns the decision and the final cluster of each embedding row (-1: none).
+    """
+    check = Checker(cancel)
+    K = clusters.k
+    cents = clusters.centroids
+    labels = clusters.labels
+    split_off = np.zeros(0, dtype=np.int64)
+    if separate and K:
+        progress(0.87, "Identifying")
+        work = ModelWorker(cancel)
+        try:
+            cv = cluster_embeddings(
+                lambda: open_source(audio, block_seconds=_READ_BLOCK_SECONDS).blocks,
+                step, units.run_maps, emb.locs, emb.vectors, clusters.labels,
+                clusters.centroids, emb.clean, encoder, work, check,
+                weight=emb.weight if rules.split_mixed else None,
+            )
+        finally:
+            work.close()
+        check()
+        cents = cv.cents
+        if cv.parts is not None and V.shape[0]:
+            split = split_mixed(
+                cents, cv.parts, cv.part_of_row, labels, V, to_score=to_score,
+                threshold=threshold,
+            )
+            labels, cents, split_off = split.labels, split.cents, split.split_off
+            K = int(cents.shape[0])
+
+    progress(0.9, "Building turns")
+    _emb_rows, tables = run_tables(units.unit_rows, emb.units, len(units.speech), labels)
+    decision = _decide(cents, V, units, tables, K, model_id, to_score, threshold, rules)
+    if split_off.size:
+        decision = mark_split(decision, list(range(K - split_off.size, K)))
+    if decision.cents.shape[0] != K:  # clusters sharing a name were merged
+        labels = np.where(labels >= 0, decision.new_index[np.maximum(labels, 0)], -1)
+    return decision, labels
+
+
 def identify(
     audio: Any,
     voiceprints: Mapping[str, Any],
@@ -382,40 +440,12 @@ def identify(
         emb, num=num, lo=lo, hi=hi, distance=distance, membership=member_fn
     )
     check()
-    K = clusters.k
-    cents = clusters.centroids
-    labels = clusters.labels
-    split_off = np.zeros(0, dtype=np.int64)
-    if separate and K:
-        progress(0.87, "Identifying")
-        work = ModelWorker(cancel)
-        try:
-            cv = cluster_embeddings(
-                lambda: open_source(audio, block_seconds=_READ_BLOCK_SECONDS).blocks,
-                step, units.run_maps, emb.locs, emb.vectors, clusters.labels,
-                clusters.centroids, emb.clean, encoder, work, check,
-                weight=emb.weight if rules.split_mixed else None,
-            )
-        finally:
-            work.close()
-        check()
-        cents = cv.cents
-        if cv.parts is not None and V.shape[0]:
-            split = split_mixed(
-                cents, cv.parts, cv.part_of_row, labels, V, to_score=to_score,
-                threshold=float(threshold),
-            )
-            labels, cents, split_off = split.labels, split.cents, split.split_off
-            K = int(cents.shape[0])
-
-    progress(0.9, "Building turns")
+    decision, labels = _name_clusters(
+        audio, step, units, emb, clusters, encoder, V, separate=separate, model_id=model_id,
+        to_score=to_score, threshold=float(threshold), rules=rules, progress=progress,
+        cancel=cancel,
+    )
     emb_rows, tables = run_tables(units.unit_rows, emb.units, len(units.speech), labels)
-    decision = _decide(cents, V, units, tables, K, model_id, to_score, float(threshold), rules)
-    if split_off.size:
-        decision = mark_split(decision, list(range(K - split_off.size, K)))
-    if decision.cents.shape[0] != K:  # clusters sharing a name were merged
-        labels = np.where(labels >= 0, decision.new_index[np.maximum(labels, 0)], -1)
-        emb_rows, tables = run_tables(units.unit_rows, emb.units, len(units.speech), labels)
     K = int(decision.cents.shape[0])
     member = memberships(
         emb.vectors, clusters.labels, clusters.centroids, separate=separate, membership=member_fn

@@ -2,7 +2,7 @@
 
 Voiceprints (voiceprint-model embeddings) of people who are not in anyone's library,
 shipped with the app under ``engine/data/`` (a ``.npy`` float array ``(M, d)``, or a
-``.npz`` with ``vectors (M, d)`` and optionally ``model_id``) whose file name contains
+``.npz`` with ``voiceprints`` or ``vectors`` ``(M, d)`` and optionally ``model_id``) whose file name contains
 ``cohort``. :func:`default_cohort` returns the one made with the voiceprint model in
 use; a caller (tests, benches) can inject its own array through
 :class:`engine.pipeline.decision.Decisions`.
@@ -25,7 +25,8 @@ def load_cohort(path: Path) -> tuple[np.ndarray, str]:
     """``(float32 (M, d) unit-norm vectors, model id or "")`` of a cohort file."""
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as z:
-            vec = np.asarray(z["vectors"], dtype=np.float32)
+            key = "voiceprints" if "voiceprints" in z.files else "vectors"
+            vec = np.asarray(z[key], dtype=np.float32)
             model = str(z["model_id"]) if "model_id" in z.files else ""
     else:
         vec, model = np.asarray(np.load(path, allow_pickle=False), dtype=np.float32), ""
