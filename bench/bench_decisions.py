@@ -235,8 +235,8 @@ def main() -> None:
     print(f"{'setting':28s} {'right %':>8s} {'stranger named %':>17s} {'DER25 %':>8s}")
     settings = dict(SETTINGS)
     if args.grid:
-        for m in (0.0, 5.0, 10.0, 15.0, 20.0):
-            for nt in (None, 1.0, 2.0, 3.0, 4.0):
+        for m in (0.0, 5.0, 10.0, 15.0):
+            for nt in (None, 1.5, 2.5, 3.5):
                 settings[f"margin {m:g}, norm {nt if nt is not None else 'off'}"] = (
                     lambda c, m=m, nt=nt: Decisions(
                         margin=m, normalisation="none" if nt is None else "asnorm",
@@ -250,13 +250,22 @@ def main() -> None:
         rules = make(cohort)
         tot = np.zeros(4)
         ders = []
+        per_kind: dict[str, np.ndarray] = {}
         for c in convs:
             r = identify(Audio(c.samples[None]), c.library, encoder=enc, diarization_encoder=dia,
                          segmenter=seg, decisions=rules, threshold=args.threshold)
             tot += frame_scores(c, r.turns)
             ders.append(der25(c, r.turns))
+            kind = c.name.split(":")[0]
+            per_kind.setdefault(kind, np.zeros(4))
+            per_kind[kind] += frame_scores(c, r.turns)
+        detail = "  ".join(
+            f"{k}: {100 * v[0] / max(v[1], 1e-9):.1f}/{100 * v[2] / max(v[3], 1e-9):.1f}"
+            for k, v in per_kind.items()
+        )
         print(f"{name:28s} {100 * tot[0] / max(tot[1], 1e-9):8.1f} "
-              f"{100 * tot[2] / max(tot[3], 1e-9):17.1f} {100 * np.mean(ders):8.1f}")
+              f"{100 * tot[2] / max(tot[3], 1e-9):17.1f} {100 * np.mean(ders):8.1f}   {detail}",
+              flush=True)
 
 
 if __name__ == "__main__":
