@@ -14,11 +14,19 @@ documentation)::
                           "score": 81.2}],
       "diarization":    [{"speaker": "SPEAKER_00", "start": 1.5, "end": 3.2}],
       "voiceprints":    [{"speaker": "SPEAKER_00", "match": "alice",
-                          "confidence": {"alice": 81.2, "bob": 12.0}}],
+                          "confidence": {"alice": 81.2, "bob": 12.0},
+                          "candidates": [{"match": "alice", "score": 81.2,
+                                          "normalizedScore": 6.1}, ...],
+                          "margin": 69.2, "reason": "named"}],
       "confidence":     {"score": [0, 0, 78, ...], "resolution": 0.02}
     }
 
 ``match`` is null for an unknown speaker (whose ``speaker`` is ``UNKNOWN_nn``).
+``candidates`` (the three closest voiceprints with their raw 0-100 and AS-Norm scores,
+``normalizedScore`` null when not computed), ``margin`` (points the best candidate leads
+the next one by, enrolled or impostor cohort) and ``reason`` (the rule that decided,
+see :class:`engine.identify.ClusterInfo`) say why a cluster got its name; they are our
+addition, written when the result has them and read back by :func:`clusters_from_json`.
 ``score`` (the turn's 0-100 score) is our addition; readers do not require it.
 
 Channels (split-channel identification, :mod:`engine.identify_channels`): a turn
@@ -46,7 +54,7 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -164,15 +172,7 @@ def to_json_dict(result: Any, *, confidence: bool = True) -> dict[str, Any]:
         # a cluster lives on one channel: the one its turns say
         channel_of = {t.cluster: t.channel for t in turns if t.cluster and t.channel is not None}
         out["voiceprints"] = [
-            _with_channel(
-                {
-                    "speaker": c.label,
-                    "match": None if is_unknown(c.speaker) else c.speaker,
-                    "confidence": {k: round(float(v), 2) for k, v in getattr(c, "matches", ())},
-                },
-                channel_of.get(c.label),
-            )
-            for c in clusters
+            _with_channel(_voiceprint_entry(c), channel_of.get(c.label)) for c in clusters
         ]
     track = getattr(res, "confidence", None) if res is not None else None
     if confidence and track is not None:
@@ -187,6 +187,104 @@ def _with_channel(item: dict[str, Any], channel: int | None) -> dict[str, Any]:
     if channel is not None:
         item["channel"] = int(channel)
     return item
+
+
+def _voiceprint_entry(c: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "speaker": c.label,
+        "match": None if is_unknown(c.speaker) else c.speaker,
+        "confidence": {k: round(float(v), 2) for k, v in getattr(c, "matches", ())},
+    }
+    candidates = getattr(c, "candidates", ())
+    reason = getattr(c, "reason", "")
+    if candidates or reason:
+        entry["candidates"] = [
+            {
+                "match": m,
+                "score": round(float(sc), 2),
+                "normalizedScore": None if n is None else round(float(n), 2),
+            }
+            for m, sc, n in candidates
+        ]
+        margin = getattr(c, "margin", None)
+        entry["margin"] = None if margin is None else round(float(margin), 2)
+        entry["reason"] = str(reason)
+    return entry
+
+
+@dataclass(frozen=True)
+class ClusterExplanation:
+    """Why a cluster of a JSON result got its name (see :func:`clusters_from_json`).
+
+    Attributes:
+        label: the cluster (``SPEAKER_nn``).
+        match: the voiceprint id it was named after, or None (unknown).
+        candidates: ``(voiceprint id, 0-100 score, AS-Norm score or None)``, best first.
+        margin: points by which the best candidate leads the next one, or None.
+        reason: the rule that decided (empty when the file does not say).
+    """
+
+    label: str
+    match: str | None
+    candidates: tuple[tuple[str, float, float | None], ...]
+    margin: float | None
+    reason: str
+
+
+def _number(value: Any, where: str, *, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise _bad(f"{value!r} is not a number.", where) from None
+    if not math.isfinite(v):
+        raise _bad(f"{value!r} is not a finite number.", where)
+    return v
+
+
+def clusters_from_json(data: str | bytes | dict[str, Any]) -> list[ClusterExplanation]:
+    """The per-cluster explanations of a JSON result (its ``voiceprints`` list; empty
+    when there is none)."""
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _bad(f"Not valid JSON: {exc}.", "json") from None
+    if isinstance(data, dict) and isinstance(data.get("output"), dict):
+        data = data["output"]
+    if not isinstance(data, dict):
+        raise _bad("Expected a JSON object.", "json")
+    items = data.get("voiceprints", [])
+    if not isinstance(items, list):
+        raise _bad("Expected a 'voiceprints' list.", "voiceprints")
+    out: list[ClusterExplanation] = []
+    for i, it in enumerate(items):
+        where = f"voiceprints[{i}]"
+        if not isinstance(it, dict) or not isinstance(it.get("speaker"), str):
+            raise _bad("Expected an object with a 'speaker'.", where)
+        cands = it.get("candidates", [])
+        if not isinstance(cands, list):
+            raise _bad("Expected a 'candidates' list.", where)
+        parsed: list[tuple[str, float, float | None]] = []
+        for j, c in enumerate(cands):
+            w = f"{where}.candidates[{j}]"
+            if not isinstance(c, dict) or not isinstance(c.get("match"), str):
+                raise _bad("Expected an object with a 'match'.", w)
+            score = _number(c.get("score"), w)
+            assert score is not None
+            parsed.append((c["match"], score, _number(c.get("normalizedScore"), w, optional=True)))
+        match = it.get("match")
+        out.append(
+            ClusterExplanation(
+                label=it["speaker"],
+                match=match if isinstance(match, str) else None,
+                candidates=tuple(parsed),
+                margin=_number(it.get("margin"), where, optional=True),
+                reason=str(it.get("reason", "") or ""),
+            )
+        )
+    return out
 
 
 def to_json(result: Any, *, confidence: bool = True, indent: int | None = None) -> str:

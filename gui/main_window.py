@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from engine.errors import VPError
 from engine.jobs import JobSnapshot
 from engine.segments import is_unknown
+from gui import explain
 from gui.audio_devices import input_devices
 from gui.colours import colour_for
 from gui.confidence_view import table_confidence
@@ -709,6 +710,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
             self.status_label.setText(summary + ".")
         self.table_model.set_turns(self.review.turns, self.name_of, self.colour_of,
                                    self._total_channels())
+        self._explain()
         self.selected = [i for i in self.selected if i < len(self.review.turns)]
         self._select(self.selected, from_table=False)
         self._update_actions()
@@ -724,6 +726,16 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
             return r.confidence
         vals = table_confidence(r.confidence, r.original, r.turns)
         return ScoreTrack(r.confidence.start, r.confidence.step, vals.astype(np.float32))
+
+    def _explain(self) -> None:
+        """Tooltips on turns (table) and lanes (timeline): why each cluster got its name."""
+        clusters = getattr(self.result, "clusters", None) or ()
+        by_cluster = explain.cluster_texts(
+            clusters, lambda vid: self._library_name(vid) or vid
+        )
+        self.table_model.set_explanations(by_cluster)
+        turns = self.review.turns if self.review is not None else []
+        self.timeline.set_explanations(explain.lane_texts(turns, by_cluster))
 
     def _on_threshold(self, value: float) -> None:
         self.timeline.set_threshold(value)

@@ -41,6 +41,8 @@ class SegmentTableModel(QAbstractTableModel):
         self.name_of: Callable[[str], str] = lambda s: s
         self.colour_of: Callable[[str], QColor | None] = lambda s: None
         self.total_channels = 0  # channels of the recording, for the names of the channels
+        # cluster label -> why it got its name (gui.explain)
+        self.why: dict[str, str] = {}
 
     def set_turns(self, turns: Sequence[Turn], name_of: Callable[[str], str],
                   colour_of: Callable[[str], QColor | None], total_channels: int = 0) -> None:
@@ -86,9 +88,24 @@ class SegmentTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and col != 3:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
-            where = f", channel {self.channel_text(index.row())}" if t.channel is not None else ""
-            return f"cluster {t.cluster}{where}" if t.cluster else (where[2:] or None)
+            return self.tooltip(index.row())
         return None
+
+    def set_explanations(self, why: dict[str, str]) -> None:
+        self.why = dict(why)
+        if self.turns:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.turns) - 1,
+                                                               len(COLUMNS) - 1))
+
+    def tooltip(self, row: int) -> str | None:
+        """The turn's cluster (and channel) and why the cluster got its name."""
+        t = self.turns[row]
+        where = f", channel {self.channel_text(row)}" if t.channel is not None else ""
+        if not t.cluster:
+            return where[2:] or None
+        why = self.why.get(t.cluster)
+        head = f"cluster {t.cluster}{where}"
+        return f"{why}\n({head})" if why else head
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt API
                    role: int = Qt.ItemDataRole.DisplayRole):

@@ -43,6 +43,8 @@ class LanesItem(pg.GraphicsObject):
         self._starts: list[float] = []
         self._max_len = 0.0
         self._order: list[int] = []
+        self.why: dict[str, str] = {}  # lane (speaker label) -> why its clusters got the name
+        self.setAcceptHoverEvents(True)
 
     def set_turns(self, turns: Sequence[Turn], labels: Sequence[str], names: Mapping[str, str],
                   colours: Mapping[str, QColor], duration: float) -> None:
@@ -129,6 +131,20 @@ class LanesItem(pg.GraphicsObject):
             if t.speaker == label and t.start <= x <= t.end:
                 best = i
         return best
+
+    def tooltip_at(self, x: float, y: float) -> str | None:
+        """Why the lane under ``(x, y)`` (data coordinates) got its name, or None."""
+        k = int(np.floor(y))
+        if not 0 <= k < len(self.labels):
+            return None
+        return self.why.get(self.labels[k])
+
+    def hoverEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
+        if ev.isExit():
+            self.setToolTip("")
+            return
+        pos = ev.pos()
+        self.setToolTip(self.tooltip_at(pos.x(), pos.y()) or "")
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
         if ev.button() != Qt.MouseButton.LeftButton:
@@ -331,6 +347,10 @@ class Timeline(pg.GraphicsLayoutWidget):
         ticks = [(k + 0.5, _elide(names.get(lab, lab))) for k, lab in enumerate(labels)]
         self.lanes_plot.getAxis("left").setTicks([ticks, []])
         self.lanes_plot.setYRange(0, max(len(labels), 1), padding=0)
+
+    def set_explanations(self, why: Mapping[str, str]) -> None:
+        """Lane tooltips: speaker label -> why its clusters got the name (gui.explain)."""
+        self.lanes.why = dict(why)
 
     def set_confidence(self, track: ScoreTrack | None) -> None:
         if track is None or track.num_frames == 0:

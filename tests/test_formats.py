@@ -229,3 +229,47 @@ def test_write_and_read_files_keep_channels(tmp_path: Path, suffix: str):
 def test_bad_channels_give_typed_errors(fn, text):
     with pytest.raises(ValidationError):
         fn(text)
+
+
+def _explained_result() -> IdentificationResult:
+    base = _result()
+    cent = base.clusters[0].centroid
+    clusters = (
+        ClusterInfo("SPEAKER_00", "alice", 81.23, 5.375, cent, (("alice", 81.23), ("bob", 20.0)),
+                    candidates=(("alice", 81.23, 6.104), ("bob", 20.0, -0.5), ("carol", 3.0, None)),
+                    margin=61.23, reason="named"),
+        ClusterInfo("SPEAKER_01", "UNKNOWN_00", 62.5, 1.0, cent, (("bob", 62.5),),
+                    candidates=(("bob", 62.5, 1.2),), margin=2.0, reason="not-distinct"),
+        ClusterInfo("SPEAKER_02", "UNKNOWN_01", 0.0, 1.0, cent, (), candidates=(), margin=None,
+                    reason="no-voiceprints"),
+    )
+    return IdentificationResult(base.turns, base.confidence, None, (), clusters, 8.0, "m", 3)
+
+
+def test_json_explanations_round_trip():
+    r = _explained_result()
+    d = json.loads(formats.to_json(r))
+    assert d["voiceprints"][0]["candidates"][0] == {
+        "match": "alice", "score": 81.23, "normalizedScore": 6.1}
+    assert d["voiceprints"][0]["margin"] == 61.23 and d["voiceprints"][0]["reason"] == "named"
+    assert d["voiceprints"][0]["candidates"][2]["normalizedScore"] is None
+    back = formats.clusters_from_json(formats.to_json(r))
+    assert [b.label for b in back] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_02"]
+    assert back[0].match == "alice" and back[1].match is None
+    assert back[0].candidates == (("alice", 81.23, 6.1), ("bob", 20.0, -0.5), ("carol", 3.0, None))
+    assert back[1].margin == 2.0 and back[1].reason == "not-distinct"
+    assert back[2].candidates == () and back[2].margin is None
+    # a result without explanations reads back with empty ones
+    plain = formats.clusters_from_json(formats.to_json(_result()))
+    assert [p.reason for p in plain] == ["", ""] and plain[0].candidates == ()
+    assert formats.clusters_from_json({"identification": []}) == []
+
+
+def test_json_explanations_reject_bad_values():
+    d = json.loads(formats.to_json(_explained_result()))
+    d["voiceprints"][0]["candidates"][0]["score"] = "high"
+    with pytest.raises(ValidationError):
+        formats.clusters_from_json(d)
+    d["voiceprints"][0]["candidates"] = {"alice": 1}
+    with pytest.raises(ValidationError):
+        formats.clusters_from_json(d)
