@@ -69,11 +69,11 @@ def test_margin_rule_refuses_a_cluster_between_two_people(space):
     people, cohort, view, _ = space
     between = _unit(people[0] + people[1])  # as close to both
     cents = np.stack([between[0], view(people[2])])
-    d = _run(cents, people, cohort, normalisation="none")
+    d = _run(cents, people, cohort, normalisation="none", margin=8.0)
     s = d.assignment.scores[0]
     assert s[0] >= DEFAULT_THRESHOLD and s[1] >= DEFAULT_THRESHOLD
     assert d.assignment.assigned.tolist() == [-1, 2]
-    assert d.why[0].reason == "not-distinct" and d.why[0].margin < decision.MARGIN
+    assert d.why[0].reason == "not-distinct" and d.why[0].margin < 8.0
     off = _run(cents, people, cohort, normalisation="none", margin=0.0)
     assert off.assignment.assigned[0] in (0, 1)
 
