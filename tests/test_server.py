@@ -401,3 +401,47 @@ def test_label_styles() -> None:
     assert tasks.apply_label_style(json.loads(json.dumps(doc)), "pyannote") == doc
     out = tasks.apply_label_style(doc, "deepaffects")
     assert [i["speaker"] for i in out["identification"]] == ["UserNotIdentified", "Ada"]
+
+
+def test_vpstudio_serve_subprocess(vp_home: Path) -> None:
+    """The real command: loopback bind, the token from --print-token, clean stop on SIGTERM."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        token = ""
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            token = token or (auth.token_path().read_text().strip()
+                              if auth.token_path().exists() else "")
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/v1/jobs", timeout=5,
+                                   headers={"Authorization": f"Bearer {token}"}).status_code
+                if status == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        assert status == 200, proc.stderr.read() if proc.poll() is not None else status
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/jobs", timeout=5).status_code == 401
+        printed = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--print-token"],
+                                 cwd=root, env=env, capture_output=True, text=True, timeout=60)
+        assert printed.stdout.strip() == token
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught (exit by SIGTERM)
+    assert proc.returncode in (0, -15), err
+    assert "Traceback" not in err
+    assert f"http://127.0.0.1:{port}" in err

@@ -8,9 +8,11 @@ A 2xx answer is delivered; anything else (or no answer) is retried after
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -91,6 +93,11 @@ class WebhookSender:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
 
+    def _record(self, job_id: str, status: dict[str, Any]) -> None:
+        # a delivery still retrying when the server stops outlives the store's connection
+        with contextlib.suppress(sqlite3.Error):
+            self._store.set_webhook_status(job_id, status)
+
     def _deliver(self, job_id: str, record: dict[str, Any]) -> None:
         url = record["webhook"]["url"]
         payload = dict(record)
@@ -117,9 +124,9 @@ class WebhookSender:
             if 200 <= code < 300:
                 status.update(state="delivered", deliveredAt=now(), lastStatus=code)
                 status.pop("lastError", None)
-                self._store.set_webhook_status(job_id, status)
+                self._record(job_id, status)
                 return
             status.update(state="retrying", lastError=error, lastStatus=code or None)
-            self._store.set_webhook_status(job_id, status)
+            self._record(job_id, status)
         status["state"] = "failed"
-        self._store.set_webhook_status(job_id, status)
+        self._record(job_id, status)
