@@ -215,7 +215,8 @@ def test_submit_poll_succeeds_and_lists(fake: FakeJobs, rng: np.random.Generator
                                          "labelStyle": "deepaffects"})
         assert r.status_code == 202, r.text
         job = r.json()
-        assert job["status"] in ("pending", "running") and job["createdAt"]
+        # the fake job is instant: it may have ended before the answer was written
+        assert job["status"] in ("pending", "running", "succeeded") and job["createdAt"]
         done = srv.wait(job["jobId"])
         assert done["status"] == "succeeded" and done["progress"] == 1.0
         assert done["startedAt"] and done["finishedAt"] >= done["startedAt"]
@@ -445,3 +446,27 @@ def test_vpstudio_serve_subprocess(vp_home: Path) -> None:
     assert proc.returncode in (0, -15), err
     assert "Traceback" not in err
     assert f"http://127.0.0.1:{port}" in err
+
+
+def test_server_files_are_private_whatever_the_umask(vp_home: Path) -> None:
+    from engine.audio import VOICEPRINT_LIMITS
+    from engine.server import inputs
+
+    old = os.umask(0)
+    try:
+        store = JobStore()
+        store.finish(store.create("identify"), "succeeded", output={"x": 1})
+        auth.load_or_create_token()
+        media = inputs.resolve(None, base64.b64encode(b"RIFF....").decode(), VOICEPRINT_LIMITS)
+    finally:
+        os.umask(old)
+    try:
+        made = [vp_home / n for n in ("jobs.sqlite3", "jobs.sqlite3-wal", "jobs.sqlite3-shm",
+                                      "server-token")]
+        assert [stat.S_IMODE(os.stat(p).st_mode) for p in made] == [0o600] * 4
+        assert stat.S_IMODE(os.stat(media.path.parent).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(media.path).st_mode) == 0o600
+    finally:
+        media.cleanup()
+        store.close()
+    assert not media.path.exists()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
 from engine import paths
 from engine.errors import VPError
+from engine.private_files import open_private
 
 TOKEN_FILE = "server-token"
 SIGNATURE_HEADER = "X-Voiceprint-Signature"
@@ -38,11 +38,10 @@ def load_or_create_token(path: Path | None = None) -> str:
     token = secrets.token_urlsafe(32)
     # O_EXCL: two servers starting at once must not each write a different token
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open_private(path, "x", encoding="ascii") as f:
+            f.write(token + "\n")
     except FileExistsError:
         return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(token + "\n")
     return token
 
 

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from engine import paths
 from engine.audio import Limits
 from engine.errors import MediaUnreadable, SizeLimitExceeded, ValidationError
+from engine.private_files import private_dir
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,7 @@ class MediaFile:
 
 
 def upload_dir() -> Path:
-    d = paths.data_home() / "server-uploads"
-    d.mkdir(exist_ok=True, mode=0o700)
-    return d
+    return private_dir(paths.data_home() / "server-uploads")
 
 
 def _too_large(size: int, limits: Limits, location: str) -> SizeLimitExceeded:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import paths
+from engine.private_files import make_tree_private
 
 ACTIVE = ("pending", "running")
 INTERRUPTED_ERROR: dict[str, Any] = {
@@ -65,6 +66,8 @@ class JobStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
         self._conn.commit()
+        # sqlite makes the -wal/-shm files with the umask's mode: they hold results too
+        make_tree_private(self.path.parent, [self.path.name + s for s in ("-wal", "-shm")])
 
     def close(self) -> None:
         with self._lock:
