@@ -470,3 +470,20 @@ def test_server_files_are_private_whatever_the_umask(vp_home: Path) -> None:
         media.cleanup()
         store.close()
     assert not media.path.exists()
+
+
+def test_a_job_canceled_while_queued_still_calls_its_webhook(fake: FakeJobs) -> None:
+    fake.block = True
+    with webhook_receiver() as hook, serve(config(workers=1)) as srv:
+        c = srv.client
+        first = c.post("/v1/identify", json={"url": str(WAV)}).json()["jobId"]
+        assert fake.started.wait(10)
+        queued = c.post("/v1/identify", json={"url": str(WAV), "webhook": hook.url}
+                        ).json()["jobId"]
+        assert c.delete(f"/v1/jobs/{queued}").json()["status"] == "canceled"
+        assert hook.got.wait(20)  # at once, not when a worker frees up
+        payload = json.loads(hook.bodies[0][0])
+        assert payload["jobId"] == queued and payload["status"] == "canceled"
+        assert c.get(f"/v1/jobs/{first}").json()["status"] == "running"
+        c.delete(f"/v1/jobs/{first}")
+        assert len(hook.bodies) == 1  # the first job had no webhook; nothing sent twice
