@@ -397,6 +397,19 @@ def test_compare_matrix(fake: FakeJobs, rng: np.random.Generator) -> None:
         assert r.status_code == 400 and r.json()["error"]["type"] == "voiceprint.model-mismatch"
 
 
+def test_typed_errors_map_to_http_codes() -> None:
+    from engine import errors
+    from engine.server.app import status_for
+
+    cases = {errors.ValidationError: 400, errors.InvalidVoiceprint: 400,
+             errors.NotFound: 404, errors.Conflict: 409, errors.SizeLimitExceeded: 413,
+             errors.MediaUnreadable: 422, errors.NoSpeech: 422, auth.Unauthorized: 401,
+             errors.ModelUnavailable: 503, errors.VPError: 500}
+    for cls, code in cases.items():
+        assert status_for(cls("x")) == code, cls
+    assert status_for(errors.VPError("x", type="library.disk-full")) == 507
+
+
 def test_label_styles() -> None:
     doc = {"identification": [{"speaker": "UNKNOWN_03"}, {"speaker": "Ada"}]}
     assert tasks.apply_label_style(json.loads(json.dumps(doc)), "pyannote") == doc

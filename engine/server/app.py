@@ -40,8 +40,12 @@ STATUS_FOR_TYPE: dict[str, int] = {
     "resource.not-found": 404,
     "resource.conflict": 409,
     "request.size-limit-exceeded": 413,
+    "file.permission-denied": 403,
     "server.busy": 503,
+    "library.busy": 503,
+    "library.read-only": 503,
     "model.unavailable": 503,
+    "library.disk-full": 507,
 }
 MAX_COMPARE_LIST = 50_000
 MAX_COMPARE_PRODUCT = 1_000_000
