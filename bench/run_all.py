@@ -22,6 +22,7 @@ QUICK = [
     ["calibrate.py", "--encoder", "campp"],
     ["bench_accuracy.py"],
     ["bench_identify.py", "--minutes", "10"],
+    ["bench_api.py"],
 ]
 FULL = [
     ["bench_identify.py", "--minutes", "60"],

@@ -715,6 +715,28 @@ def _parse_channels(text: str | None) -> list[int] | None:
     return channels
 
 
+def cmd_serve(args: argparse.Namespace, out: Output) -> int:
+    from engine.server.auth import load_or_create_token, token_path
+
+    token = load_or_create_token()
+    if args.print_token:
+        out.emit({"token": token, "file": str(token_path())}, token)
+        return EXIT_OK
+    import uvicorn  # the server's packages load only for this command
+
+    from engine.server.app import ServerConfig, create_app
+
+    config = ServerConfig(workers=args.workers, token=token,
+                          allowed_webhook_hosts=tuple(args.allow_webhook_host or ()),
+                          prune_after_s=args.keep_days * 86400.0)
+    loopback = args.host in ("127.0.0.1", "::1", "localhost")
+    out.note(f"Serving on http://{args.host}:{args.port} (API docs at /docs); "
+             f"the bearer token is in {token_path()} (vpstudio serve --print-token)."
+             + ("" if loopback else " Warning: this host is reachable from other machines."))
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
 # -- parser -------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse that raises :class:`UsageError` instead of exiting, so ``--json`` can report it."""
@@ -946,6 +968,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mix channels to mono (default) or one voiceprint per channel")
     p.add_argument("--channels", metavar="LIST", help="channels to use, e.g. 0,1 (from 0)")
     p.set_defaults(func=cmd_voiceprint)
+
+    p = command(
+        "serve", "serve the local HTTP API (identification jobs, webhooks)",
+        "Serve cloud-style speaker identification on this machine: POST /v1/identify, "
+        "/v1/voiceprint and /v1/compare, follow jobs at /v1/jobs/{id} or with a webhook; "
+        "OpenAPI docs at /docs. Every request needs 'Authorization: Bearer TOKEN'; the "
+        "token is made at first start and kept (readable by you only) in the data folder. "
+        "Binds to loopback unless --host says otherwise.",
+        "vpstudio serve --port 8752 --workers 2\nvpstudio serve --print-token",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8752, help="port (default 8752)")
+    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                   help="jobs that run at once (default 1)")
+    p.add_argument("--print-token", action="store_true",
+                   help="print the bearer token (made if missing) and exit")
+    p.add_argument("--allow-webhook-host", action="append", metavar="HOST",
+                   help="allow webhooks to HOST besides loopback (repeatable; * for any)")
+    p.add_argument("--keep-days", type=float, default=7.0, metavar="D",
+                   help="delete ended jobs after D days (default 7)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

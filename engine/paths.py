@@ -29,7 +29,10 @@ CACHE_ENV = "VPSTUDIO_CACHE"
 #: when given as ``--home``; only these are tightened).
 APP_ENTRIES = ("library.sqlite3", "library.sqlite3-wal", "library.sqlite3-shm",
                "library.sqlite3-journal", "settings.json", "logs", "models", "qt",
-               "enrollment_audio")
+               "enrollment_audio",
+               # vpstudio serve (engine/server/)
+               "jobs.sqlite3", "jobs.sqlite3-wal", "jobs.sqlite3-shm", "server-token",
+               "server-uploads")
 
 log = logging.getLogger(__name__)
 _checked: set[str] = set()  # data folders already made private in this process
