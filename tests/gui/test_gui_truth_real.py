@@ -79,7 +79,7 @@ def test_moving_the_threshold_re_decides_the_names_at_once(qtbot, win) -> None:
     assert win.timeline.lanes.labels == ["UNKNOWN_00", "UNKNOWN_01"]
     assert {win.table_model.row_values(i)[3] for i in range(win.table_model.rowCount())} == \
         {"Unknown 1", "Unknown 2"}
-    assert len(win.bridge.last) == calls and not win.bridge.busy  # no re-run
+    assert len(win.bridge.last) == calls and not win.bridge.is_running("identify")  # no re-run
     # the draggable line: back below, the name returns; consecutive moves are one undo step
     win.timeline.thresholdMoved.emit(40.0)
     assert win.threshold.value() == 40
