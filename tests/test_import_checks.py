@@ -178,7 +178,10 @@ def test_stored_names_are_cleaned_when_the_library_is_upgraded(vp_home: Path, rn
             "INSERT INTO speakers (name, notes, colour, created, updated) VALUES (?, '', "
             "'#4e79a7', ?, ?)", (name, now, now),
         )
-    conn.execute("PRAGMA user_version = 2")  # as written by the previous release
+    # back to the schema-2 tables the previous release wrote (later migrations add columns)
+    for column in ("quality", "clip"):
+        conn.execute(f"ALTER TABLE enrollments DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
     lib = Library()
