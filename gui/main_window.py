@@ -633,7 +633,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
     def _result_message(self, review: ReviewModel, result: Any) -> str:
         if review.turns:
             return result_summary(len(review.turns), review.labels()) + "."
-        from engine.identify import MIN_CLUSTER_SECONDS
+        from engine.pipeline.clustering import MIN_CLUSTER_SECONDS
 
         dur = float(getattr(result, "duration", 0.0) or 0.0)
         if dur < MIN_CLUSTER_SECONDS:
