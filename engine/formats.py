@@ -243,9 +243,10 @@ def _number(value: Any, where: str, *, optional: bool = False) -> float | None:
     return v
 
 
-def clusters_from_json(data: str | bytes | dict[str, Any]) -> list[ClusterExplanation]:
-    """The per-cluster explanations of a JSON result (its ``voiceprints`` list; empty
-    when there is none)."""
+def _job_output(data: str | bytes | dict[str, Any], not_object: str) -> dict[str, Any]:
+    """The job output of JSON text or a parsed object: the object itself, or its
+    ``"output"`` when it is a job record. Raises the format error ``not_object`` for
+    anything but an object."""
     if isinstance(data, (str, bytes)):
         try:
             data = json.loads(data)
@@ -254,7 +255,14 @@ def clusters_from_json(data: str | bytes | dict[str, Any]) -> list[ClusterExplan
     if isinstance(data, dict) and isinstance(data.get("output"), dict):
         data = data["output"]
     if not isinstance(data, dict):
-        raise _bad("Expected a JSON object.", "json")
+        raise _bad(not_object, "json")
+    return data
+
+
+def clusters_from_json(data: str | bytes | dict[str, Any]) -> list[ClusterExplanation]:
+    """The per-cluster explanations of a JSON result (its ``voiceprints`` list; empty
+    when there is none)."""
+    data = _job_output(data, "Expected a JSON object.")
     items = data.get("voiceprints", [])
     if not isinstance(items, list):
         raise _bad("Expected a 'voiceprints' list.", "voiceprints")
@@ -297,15 +305,7 @@ def from_json(data: str | bytes | dict[str, Any]) -> tuple[list[Turn], ScoreTrac
 
     Accepts the job output itself or a job object with it under ``"output"``.
     """
-    if isinstance(data, (str, bytes)):
-        try:
-            data = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise _bad(f"Not valid JSON: {exc}.", "json") from None
-    if isinstance(data, dict) and isinstance(data.get("output"), dict):
-        data = data["output"]
-    if not isinstance(data, dict):
-        raise _bad("Expected a JSON object with an 'identification' list.", "json")
+    data = _job_output(data, "Expected a JSON object with an 'identification' list.")
     key = "identification" if "identification" in data else "diarization"
     items = data.get(key)
     if not isinstance(items, list):
