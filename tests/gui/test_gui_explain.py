@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _helpers_gui import FakeEngine, FakePrompts, FakeSoundDevice, make_result, wait_for  # noqa: E402
+from _helpers_gui import make_result, wait_for  # noqa: E402
 
 from engine.identify import ClusterInfo  # noqa: E402
 from gui import explain  # noqa: E402
@@ -45,15 +44,6 @@ def test_cluster_text_and_lanes():
     turns = make_result(8.0, ["7", "UNKNOWN_00"]).turns
     lanes = explain.lane_texts(turns, by)
     assert lanes == {"7": by["SPEAKER_00"], "UNKNOWN_00": by["SPEAKER_01"]}
-
-
-@pytest.fixture
-def win(qtbot, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
-    monkeypatch.setitem(sys.modules, "sounddevice", FakeSoundDevice(with_input=False))
-    w = MainWindow(engine=FakeEngine(), prompts=FakePrompts())
-    qtbot.addWidget(w)
-    w.show()
-    return w
 
 
 def test_window_tooltips_say_why(qtbot, win: MainWindow):

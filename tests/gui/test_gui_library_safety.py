@@ -10,14 +10,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _helpers_gui import (  # noqa: E402
-    FakeEngine,
-    FakePrompts,
-    FakeSoundDevice,
     fake_voiceprint,
     wait_for,
 )
@@ -26,21 +22,6 @@ from gui.enroll_dialog import EnrollChoice, EnrollDialog  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pyannote_sample.wav"
-
-
-@pytest.fixture
-def fake_sd(monkeypatch: pytest.MonkeyPatch) -> FakeSoundDevice:
-    sd = FakeSoundDevice(with_input=False)
-    monkeypatch.setitem(sys.modules, "sounddevice", sd)
-    return sd
-
-
-@pytest.fixture
-def win(qtbot, fake_sd) -> MainWindow:
-    w = MainWindow(engine=FakeEngine(), prompts=FakePrompts())
-    qtbot.addWidget(w)
-    w.show()
-    return w
 
 
 def open_sample(qtbot, w: MainWindow) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _helpers_gui import FakeEngine, FakePrompts, FakeSoundDevice, wait_for  # noqa: E402
+from _helpers_gui import wait_for  # noqa: E402
 
 from engine import paths  # noqa: E402
 from engine.jobs import JobRunner  # noqa: E402
@@ -54,15 +54,6 @@ def app_log(request: pytest.FixtureRequest) -> Iterator[Path]:
                 root.removeHandler(h)
                 h.close()
         root.setLevel(level)
-
-
-@pytest.fixture
-def win(qtbot, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
-    monkeypatch.setitem(sys.modules, "sounddevice", FakeSoundDevice(with_input=False))
-    w = MainWindow(engine=FakeEngine(), prompts=FakePrompts())
-    qtbot.addWidget(w)
-    w.show()
-    return w
 
 
 def test_settings_file_is_0600(vp_home: Path, open_umask: None) -> None:

@@ -16,7 +16,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _helpers_gui import (  # noqa: E402
     FakeEngine,
     FakePrompts,
-    FakeSoundDevice,
     fake_voiceprint,
     make_result,
     wait_for,
@@ -26,21 +25,6 @@ from engine.segments import Turn  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pyannote_sample.wav"
-
-
-@pytest.fixture
-def fake_sd(monkeypatch: pytest.MonkeyPatch) -> FakeSoundDevice:
-    sd = FakeSoundDevice(with_input=False)
-    monkeypatch.setitem(sys.modules, "sounddevice", sd)
-    return sd
-
-
-@pytest.fixture
-def win(qtbot, fake_sd) -> MainWindow:
-    w = MainWindow(engine=FakeEngine(), prompts=FakePrompts())
-    qtbot.addWidget(w)
-    w.show()
-    return w
 
 
 def open_sample(qtbot, w: MainWindow) -> None:
