@@ -93,7 +93,8 @@ def test_a_failed_warm_up_is_reported_in_the_status_bar(qtbot) -> None:
     engine.warm_up_fn = broken
     w = MainWindow(engine=engine, prompts=FakePrompts())
     qtbot.addWidget(w)
-    wait_for(qtbot, lambda: not w.bridge.busy)
+    # the warm-up starts from the event loop, so "not busy" can hold before it ran
+    wait_for(qtbot, lambda: "warm-up" in w.bridge.last and not w.bridge.busy)
     assert "speaker model is missing" in w.status_label.text()
     assert w.prompts.errors == []  # no dialog at start-up: the first use reports it
 
