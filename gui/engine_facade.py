@@ -55,6 +55,14 @@ class Engine:
         limits = audio.VOICEPRINT_LIMITS if for_enrollment else audio.IDENTIFICATION_LIMITS
         return audio.load_audio(str(path), limits=limits, channel_mode="mix")
 
+    def open_audio(self, path: str | Path, progress: ProgressFn = no_progress,
+                   cancel: CancelToken | None = None) -> tuple[Any, Any]:
+        """``(FileAudio, Peaks)`` of a file for the window (:mod:`engine.peak_pyramid`):
+        one streaming pass, or the disk cache; no sample array is kept."""
+        from engine.peak_pyramid import open_file_audio
+
+        return open_file_audio(str(path), progress=progress, cancel=cancel)
+
     def audio_from_array(self, samples: np.ndarray, rate: int, source: str | None = None,
                          *, for_enrollment: bool = False) -> Any:
         """``Audio`` from a mono float array at ``rate`` Hz (resampled to 16 kHz)."""
@@ -71,24 +79,29 @@ class Engine:
 
         Used to enroll from a selection or from an unknown cluster's turns: the
         voiceprint input is limited to 30 s, and the longest turns carry the
-        cleanest speech.
+        cleanest speech. A file-backed ``audio`` (``read_frames``) is read from the
+        file, span by span, at its own rate, then resampled to 16 kHz.
         """
-        x = audio.mono()
+        file_backed = hasattr(audio, "read_frames")
+        rate = int(audio.sample_rate) if file_backed else SAMPLE_RATE
+        n = int(audio.num_samples)
+        x = None if file_backed else audio.mono()
         parts: list[np.ndarray] = []
         total = 0
-        cap = int(max_seconds * SAMPLE_RATE)
+        cap = int(max_seconds * rate)
         for a, b in sorted(spans, key=lambda s: s[0] - s[1]):
-            i0 = max(int(a * SAMPLE_RATE), 0)
-            i1 = min(int(b * SAMPLE_RATE), x.size)
+            i0 = max(int(a * rate), 0)
+            i1 = min(int(b * rate), n)
             if i1 <= i0:
                 continue
             take = min(i1 - i0, cap - total)
-            parts.append(np.asarray(x[i0 : i0 + take]))
+            parts.append(audio.read_frames(i0, i0 + take) if x is None
+                         else np.asarray(x[i0 : i0 + take]))
             total += take
             if total >= cap:
                 break
         data = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-        return self.audio_from_array(data, SAMPLE_RATE, getattr(audio, "source", None),
+        return self.audio_from_array(data, rate, getattr(audio, "source", None),
                                      for_enrollment=True)
 
     def save_wav(self, audio: Any, path: str | Path) -> None:
@@ -137,6 +150,8 @@ class Engine:
                                      progress=progress, cancel=cancel)
         from engine import identify
 
+        if hasattr(audio, "read_frames"):  # a file-backed audio: the engine streams the file
+            audio = audio.path
         return identify.identify(audio, voiceprints, num_speakers=num_speakers,
                                  threshold=threshold, progress=progress, cancel=cancel)
 

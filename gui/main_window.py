@@ -48,8 +48,9 @@ from gui.engine_facade import Engine
 from gui.folders import LastFolder
 from gui.jobs_bridge import JobsBridge
 from gui.library_panel import LibraryPanel
+from gui.overview_strip import OverviewStrip
 from gui.peaks import PeakPyramid
-from gui.playback import Player
+from gui.playback import Player, sound_of
 from gui.record_dialog import RecordDialog
 from gui.review_model import NEW_PREFIX, Edit, ReviewError, ReviewModel
 from gui.segment_table import SegmentTable, channel_name
@@ -220,6 +221,8 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         self.timeline = Timeline(central)
         lay.addWidget(self.timeline)
+        self.overview = OverviewStrip(self.timeline, central)  # whole file + scroll bar
+        lay.addWidget(self.overview)
         self.setCentralWidget(central)
 
         tb = QToolBar("Main", self)
@@ -522,12 +525,10 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         engine = self.engine
 
         def job(progress: Any, cancel: Any) -> tuple[Any, PeakPyramid]:
-            progress(0.05, f"Reading {Path(p).name}…")
-            audio = engine.load_audio(p)
-            cancel.check()
-            progress(0.8, "Drawing the waveform…")
-            pyramid = PeakPyramid.from_array(audio.mono(), engine.sample_rate)
-            return audio, pyramid
+            # the file is never decoded whole: peaks in one pass (or from the cache),
+            # samples read from the file when needed (gui.peaks, gui.playback)
+            audio, peaks = engine.open_audio(p, progress, cancel)
+            return audio, PeakPyramid(peaks, audio.read_frames)
 
         self.submit("load", job, lambda r: self.set_audio(r[0], r[1], p), f"Opening {Path(p).name}")
 
@@ -543,6 +544,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         self.selected = []
         self.undo_stack.clear()
         self.timeline.set_audio(self.pyramid)
+        self.overview.set_pyramid(self.pyramid)
         self.timeline.clear_result()
         self.table_model.set_turns([], str, lambda s: None)
         self._set_channel_choice(self._channel_count(audio) if path else 1)
@@ -779,7 +781,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
 
     def _on_playhead_moved(self, t: float) -> None:
         if self.player.playing and self.audio is not None:
-            self.player.play(self.audio.mono(), self.engine.sample_rate, t)
+            self.player.play(*sound_of(self.audio, self.engine.sample_rate), t)
 
     def _selected_unknown_label(self) -> str | None:
         if self.review is None or not self.selected:
@@ -959,20 +961,20 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         end = None
         if region is not None and region[0] <= start < region[1]:
             end = region[1]
-        self.player.play(self.audio.mono(), self.engine.sample_rate, start, end)
+        self.player.play(*sound_of(self.audio, self.engine.sample_rate), start, end)
 
     def play_selection(self) -> None:
         region = self.timeline.selection()
         if self.audio is not None and region is not None:
             self.timeline.set_playhead(region[0])
-            self.player.play(self.audio.mono(), self.engine.sample_rate, region[0], region[1])
+            self.player.play(*sound_of(self.audio, self.engine.sample_rate), region[0], region[1])
 
     def play_segment(self, row: int) -> None:
         if self.review is None or self.audio is None or not 0 <= row < len(self.review.turns):
             return
         t = self.review.turns[row]
         self.timeline.set_playhead(t.start)
-        self.player.play(self.audio.mono(), self.engine.sample_rate, t.start, t.end)
+        self.player.play(*sound_of(self.audio, self.engine.sample_rate), t.start, t.end)
 
     # ================================================================ recording
     def record(self, enroll: bool = False) -> RecordDialog | None:

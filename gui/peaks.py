@@ -1,87 +1,69 @@
 """Min/max peak pyramid for drawing a waveform of any length quickly (Qt-free).
 
-Level 0 holds the minimum and maximum of every ``base`` samples; each further
-level merges ``factor`` buckets of the level below, until a level is small
-enough to draw whole. Drawing a view picks the coarsest level that still gives
-about two buckets per pixel, clipped to the visible range, so the work per
-redraw is bounded by the widget's width, not by the file's length (a 24 h file
-at 16 kHz is 1.4e9 samples, level 0 is 5.4e6 buckets, a redraw reads < 8 per pixel).
+The levels are an :class:`engine.peak_pyramid.Peaks` (level 0: min and max of every
+``base`` samples; each further level merges ``factor`` buckets). Drawing a view
+picks the coarsest level that still gives about two buckets per pixel, clipped to
+the visible range, so the work per redraw is bounded by the widget's width, not by
+the file's length (a 24 h file at 16 kHz is 1.4e9 samples, level 0 is 5.4e6
+buckets, a redraw reads < 8 per pixel). Zoomed in further than level 0 the samples
+of the visible range only are read, through ``reader(start, stop)`` (from the file
+for a :class:`engine.peak_pyramid.FileAudio`: the pyramid holds no sample array).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from engine.peak_pyramid import BASE, FACTOR, Peaks, peaks_from_array, peaks_from_blocks
+
+Reader = Callable[[int, int], np.ndarray]
+"""``reader(start, stop)``: frames ``[start, stop)`` as float32 ``(n,)``."""
+
 
 class PeakPyramid:
-    """Peaks of a mono signal.
+    """Peaks of a mono signal, plus a way to read its samples for zoomed-in drawing.
 
     Args:
-        sample_rate: Hz of the signal the peaks were computed from.
-        base: samples per level-0 bucket.
-        factor: buckets merged per level.
+        peaks: the levels.
+        reader: ``reader(start, stop)`` returns samples ``[start, stop)``; None: the
+            view never goes below level 0.
     """
 
-    def __init__(self, sample_rate: int, base: int = 256, factor: int = 4) -> None:
-        self.sample_rate = int(sample_rate)
-        self.base = int(base)
-        self.factor = int(factor)
-        self.num_samples = 0
-        self.levels: list[tuple[np.ndarray, np.ndarray]] = []
-        self._samples: np.ndarray | None = None  # kept for exact drawing when zoomed in
+    def __init__(self, peaks: Peaks, reader: Reader | None = None) -> None:
+        self.peaks = peaks
+        self.sample_rate = int(peaks.sample_rate)
+        self.base = int(peaks.base)
+        self.factor = int(peaks.factor)
+        self.num_samples = int(peaks.num_samples)
+        self.levels: list[tuple[np.ndarray, np.ndarray]] = list(zip(peaks.mins, peaks.maxs,
+                                                                     strict=True))
+        self._reader = reader
 
     # -- building --------------------------------------------------------------------
     @classmethod
-    def from_array(cls, x: np.ndarray, sample_rate: int, base: int = 256,
-                   factor: int = 4) -> PeakPyramid:
-        """Pyramid of ``x`` (float, shape ``(n,)``); keeps a reference to ``x`` for zoom-in."""
-        p = cls(sample_rate, base, factor)
-        p._samples = np.asarray(x)
-        p._build_from_blocks([np.asarray(x)])
-        return p
+    def from_array(cls, x: np.ndarray, sample_rate: int, base: int = BASE,
+                   factor: int = FACTOR) -> PeakPyramid:
+        """Pyramid of ``x`` (float, shape ``(n,)``); keeps a reference to ``x`` for zoom-in
+        (for short in-memory audio: recordings)."""
+        arr = np.asarray(x)
+        return cls(peaks_from_array(arr, sample_rate, base=base, factor=factor),
+                   lambda a, b: arr[a:b])
 
     @classmethod
-    def from_blocks(cls, blocks: Iterable[np.ndarray], sample_rate: int, base: int = 256,
-                    factor: int = 4) -> PeakPyramid:
+    def from_blocks(cls, blocks: Iterable[np.ndarray], sample_rate: int, base: int = BASE,
+                    factor: int = FACTOR) -> PeakPyramid:
         """Pyramid from consecutive mono blocks (no sample array kept: bounded memory)."""
-        p = cls(sample_rate, base, factor)
-        p._build_from_blocks(blocks)
-        return p
+        return cls(peaks_from_blocks(blocks, sample_rate, base=base, factor=factor))
 
-    def _build_from_blocks(self, blocks: Iterable[np.ndarray]) -> None:
-        mins: list[np.ndarray] = []
-        maxs: list[np.ndarray] = []
-        carry = np.zeros(0, dtype=np.float32)
-        n = 0
-        for block in blocks:
-            b = np.asarray(block, dtype=np.float32).reshape(-1)
-            n += b.size
-            if carry.size:
-                b = np.concatenate([carry, b])
-            whole = (b.size // self.base) * self.base
-            if whole:
-                v = b[:whole].reshape(-1, self.base)
-                mins.append(v.min(axis=1))
-                maxs.append(v.max(axis=1))
-            carry = b[whole:].copy()
-        if carry.size:
-            mins.append(np.array([carry.min()], dtype=np.float32))
-            maxs.append(np.array([carry.max()], dtype=np.float32))
-        self.num_samples = n
-        lo = np.concatenate(mins) if mins else np.zeros(0, np.float32)
-        hi = np.concatenate(maxs) if maxs else np.zeros(0, np.float32)
-        self.levels = [(lo, hi)]
-        while lo.size > 1024:
-            m = (lo.size // self.factor) * self.factor
-            new_lo = lo[:m].reshape(-1, self.factor).min(axis=1)
-            new_hi = hi[:m].reshape(-1, self.factor).max(axis=1)
-            if m < lo.size:
-                new_lo = np.append(new_lo, lo[m:].min())
-                new_hi = np.append(new_hi, hi[m:].max())
-            lo, hi = new_lo, new_hi
-            self.levels.append((lo, hi))
+    @property
+    def reads_samples(self) -> bool:
+        return self._reader is not None
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        assert self._reader is not None
+        return np.asarray(self._reader(start, stop), dtype=np.float32)
 
     # -- querying --------------------------------------------------------------------
     @property
@@ -108,14 +90,14 @@ class PeakPyramid:
         s0 = int(t0 * self.sample_rate)
         s1 = int(np.ceil(t1 * self.sample_rate))
         span = s1 - s0
-        if self._samples is not None and span <= 2 * width_px:
+        if self._reader is not None and span <= 2 * width_px:
             lo_i = max(s0 - 1, 0)
             hi_i = min(s1 + 1, self.num_samples)
-            y = np.asarray(self._samples[lo_i:hi_i], dtype=np.float32)
-            x = np.arange(lo_i, hi_i, dtype=np.float64) / self.sample_rate
+            y = self._read(lo_i, hi_i)
+            x = np.arange(lo_i, lo_i + y.size, dtype=np.float64) / self.sample_rate
             return x, y
         want = span / width_px  # samples per pixel: use 1 to 4 buckets per pixel
-        if self._samples is not None and want < self.base:
+        if self._reader is not None and want < self.base:
             # even level-0 buckets are wider than a pixel (a short clip, or zoomed in):
             # straight ramps between bucket centres would hide the wave, so take the
             # envelope per pixel from the samples (at most base * width_px of them)
@@ -136,11 +118,13 @@ class PeakPyramid:
 
     def _pixel_envelope(self, s0: int, s1: int, width_px: int) -> tuple[np.ndarray, np.ndarray]:
         """Min/max of the samples in each of ``width_px`` columns of ``[s0, s1)``."""
-        assert self._samples is not None
         s1 = min(s1, self.num_samples)
+        x_all = self._read(s0, s1)
+        s1 = s0 + x_all.size  # a file shorter than its pyramid says: draw what is there
+        if x_all.size == 0:
+            return np.zeros(0), np.zeros(0)
         edges = np.linspace(s0, s1, width_px + 1).astype(np.int64)
         edges = np.unique(edges)
-        x_all = np.asarray(self._samples[s0:s1], dtype=np.float32)
         starts = edges[:-1] - s0
         lo = np.minimum.reduceat(x_all, starts)
         hi = np.maximum.reduceat(x_all, starts)
