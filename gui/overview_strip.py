@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QScrollBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QScrollBar, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.peaks import PeakPyramid
 
@@ -69,6 +69,8 @@ class OverviewStrip(QWidget):
         self.box.sigRegionChanged.connect(self._box_moved)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
         lay.addWidget(self.plot)
+        # as tall as its contents: the timeline above takes the rest
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.setEnabled(False)
 
         timeline.wave_plot.sigXRangeChanged.connect(lambda *_: self.sync_from_view())
