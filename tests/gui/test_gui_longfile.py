@@ -198,3 +198,28 @@ def test_scroll_bar_range_and_scrolling(qtbot, win: MainWindow, long16) -> None:
     assert win.overview.view_range() == pytest.approx((SECONDS - 10.0, SECONDS), abs=1e-6)
     win.timeline.wave_plot.setXRange(0.0, SECONDS, padding=0)
     assert sb.isHidden() and sb.maximum() == 0
+
+
+def test_cancel_while_opening_keeps_nothing(qtbot, win: MainWindow, tmp_path: Path,
+                                            monkeypatch) -> None:
+    import time
+
+    path = tmp_path / "to_cancel.wav"
+    _write(path, 16000)
+    monkeypatch.setattr(P, "_READ_FRAMES", 16000)  # 240 reads, 10 ms each below: ~2.4 s
+    real = win.engine.open_audio
+
+    def slow(p, progress, cancel):
+        return real(p, lambda f, m="": (time.sleep(0.01), progress(f, m)), cancel)
+
+    monkeypatch.setattr(win.engine, "open_audio", slow)
+    win.open_path(path)
+    wait_for(qtbot, lambda: win.bridge.is_running("load") and win.progress_bar.value() > 0)
+    win.cancel_jobs()
+    wait_for(qtbot, lambda: not win.bridge.is_running("load"))
+    qtbot.wait(50)
+    assert win.audio is None and win.pyramid is None
+    assert not P.cache_file(path, P.default_cache_dir()).exists()  # no partial cache
+    win.open_path(path)  # opening again works, and caches
+    wait_for(qtbot, lambda: win.audio is not None and not win.bridge.is_running("load"))
+    assert P.cache_file(path, P.default_cache_dir()).exists()
