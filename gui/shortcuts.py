@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -22,9 +23,9 @@ from PySide6.QtWidgets import (
 MOUSE_MOVES: tuple[tuple[str, str], ...] = (
     ("Click", "Move the playhead; on a turn: select it"),
     ("Shift+drag (waveform)", "Select a time range"),
-    ("Drag a turn's edge (lanes)", "Move its start or end (snaps to samples when zoomed in)"),
+    ("Drag a turn's edge (lanes)", "Move its start or end (snaps to samples zoomed in)"),
     ("Drag / wheel", "Pan / zoom the timeline"),
-    ("Double-click Start, End or Speaker (table)", "Edit it"),
+    ("Double-click a Start, End, Speaker cell", "Edit it (table)"),
     ("Right-click a turn", "Relabel, split, merge, delete, enroll"),
 )
 
@@ -34,10 +35,14 @@ def _keys(a: QAction) -> str:
                      if not s.isEmpty())
 
 
+FIXED_TEXT = {"undo": "Undo", "redo": "Redo"}  # their action text names the next command
+
+
 def shortcut_rows(actions: Mapping[str, QAction],
                   grouped: Sequence[tuple[str, Sequence[str]]] = ()) -> list[tuple[str, str]]:
     """(keys, what it does) for each action with a shortcut; ``grouped`` folds several
-    actions into one row (``("1-9", ["relabel_1", ...])``) under the first one's text."""
+    actions into one row (``("1-9", ["relabel_1", ...])``) under the first one's
+    ``help_text`` property (or text)."""
     folded = {k for _, keys in grouped for k in keys}
     rows: list[tuple[str, str]] = []
     seen: set[int] = set()
@@ -45,7 +50,8 @@ def shortcut_rows(actions: Mapping[str, QAction],
         if key in folded or id(a) in seen or not _keys(a):
             continue
         seen.add(id(a))
-        rows.append((_keys(a), a.text().replace("&", "").rstrip("…").strip()))
+        text = FIXED_TEXT.get(key) or a.text().replace("&", "").rstrip("…").strip()
+        rows.append((_keys(a), text))
     for label, keys in grouped:
         if keys and keys[0] in actions:
             rows.append((label, str(actions[keys[0]].property("help_text")
@@ -59,12 +65,15 @@ class ShortcutsDialog(QDialog):
     def __init__(self, rows: Sequence[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(560, 560)
+        self.resize(720, 760)
         lay = QVBoxLayout(self)
         all_rows = list(rows) + list(MOUSE_MOVES)
         self.table = QTableWidget(len(all_rows), 2, self)
         self.table.setHorizontalHeaderLabels(["Keys / mouse", "Does"])
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         for r, (keys, what) in enumerate(all_rows):
             self.table.setItem(r, 0, QTableWidgetItem(keys))
