@@ -84,8 +84,8 @@ def spectrogram(read: Reader, sample_rate: int, num_samples: int, t0: float, t1:
     power = np.abs(np.fft.rfft(frames * win, axis=1)) ** 2 / float(np.sum(win**2))
     db = (10.0 * np.log10(np.maximum(power, 10 ** (FLOOR_DB / 10)))).astype(np.float32)
     times = centres / sample_rate
-    for a in (times, db):
-        a.setflags(write=False)
+    times.setflags(write=False)
+    db.setflags(write=False)
     return Spectrogram(times, freqs, db, t0, t1)
 
 

@@ -152,9 +152,15 @@ def test_table_start_edit_through_the_line_editor(qtbot, ready: MainWindow) -> N
     w.table.edit(idx)
     editor = w.table.findChild(QLineEdit)
     assert editor is not None and editor.text() == "0:04.00"
-    editor.setText("0:03.25")
+    before = w.review.turns
+    editor.selectAll()
+    # typed digits go to the editor, not to the 1-9 relabel keys (nor S to split)
+    w.activateWindow()
+    QTest.keyClicks(editor, "0:03.25")
+    assert editor.text() == "0:03.25" and w.review.turns == before
     QTest.keyClick(editor, Qt.Key.Key_Return)
     wait_for(qtbot, lambda: w.review.turns[2].start == pytest.approx(3.25))
+    assert w.review.turns[2].speaker == before[2].speaker
 
 
 def test_speaker_combo_picks_or_creates_a_label(qtbot, ready: MainWindow) -> None:
@@ -172,6 +178,16 @@ def test_speaker_combo_picks_or_creates_a_label(qtbot, ready: MainWindow) -> Non
     QTest.keyClick(box, Qt.Key.Key_Return)
     wait_for(qtbot, lambda: w.review.turns[1].speaker == str(bob.id))
     assert w.table_model.row_values(1)[3] == "Bob"
+    # a name typed in the combo box (its letters are not the P / S keys there)
+    idx = w.table_model.index(5, 3)
+    w.table.setCurrentIndex(idx)
+    w.table.edit(idx)
+    box = w.table.findChild(QComboBox)
+    box.lineEdit().selectAll()
+    QTest.keyClicks(box.lineEdit(), "Sam P")
+    QTest.keyClick(box, Qt.Key.Key_Return)
+    wait_for(qtbot, lambda: w.name_of(w.review.turns[5].speaker) == "Sam P")
+    w.undo_stack.undo()
     # a typed new name: a label unknown to the library
     assert w.table_model.setData(w.table_model.index(3, 3), "Carol")
     wait_for(qtbot, lambda: w.review.turns[3].speaker.startswith("NEW_"))
