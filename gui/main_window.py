@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from engine.errors import VPError
 from engine.jobs import JobSnapshot
 from engine.segments import is_unknown
-from gui import explain
+from gui import edit_actions, explain
 from gui.audio_devices import input_devices
 from gui.colours import colour_for
 from gui.confidence_view import table_confidence
@@ -139,6 +139,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         self._build_ui()
         self._build_menus()
         self._connect()
+        edit_actions.install(self)  # drags, table edits, turn keys, readout, spectrogram
         self._check_devices()
         self.refresh_library()
         self._update_actions()
@@ -386,7 +387,8 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         self.timeline.customContextMenuRequested.connect(self._timeline_menu)
         self.threshold.valueChanged.connect(self._on_threshold)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
-        self.table.doubleClicked.connect(lambda idx: self.play_segment(idx.row()))
+        self.table.doubleClicked.connect(  # start, end, speaker: double-click edits them
+            lambda idx: None if self.table_model.is_editable(idx) else self.play_segment(idx.row()))
         self.table.customContextMenuRequested.connect(
             lambda pos: self._segment_menu(self.table.viewport().mapToGlobal(pos)))
         self.player.position.connect(lambda t: self.timeline.set_playhead(t, follow=True))
@@ -503,6 +505,8 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         a["merge_speakers"].setEnabled(n == 2)
         self._update_library_actions()
         a["zoom_fit"].setEnabled(has_audio)
+        if getattr(self, "editing", None) is not None:
+            self.editing.update_actions()
 
     # ================================================================ audio
     def open_dialog(self) -> None:

@@ -15,6 +15,8 @@ from engine.segments import Turn
 
 COLUMNS = ("Start", "End", "Duration", "Speaker", "Score", "Channel")
 CHANNEL_COLUMN = 5
+SPEAKER_COLUMN = 3
+EDITABLE_COLUMNS = (0, 1, SPEAKER_COLUMN)  # start, end, speaker
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -43,6 +45,9 @@ class SegmentTableModel(QAbstractTableModel):
         self.total_channels = 0  # channels of the recording, for the names of the channels
         # cluster label -> why it got its name (gui.explain)
         self.why: dict[str, str] = {}
+        # (row, column, text) -> accepted? Set by the window (gui.edit_actions): start,
+        # end and speaker are editable only then
+        self.editor: Callable[[int, int, str], bool] | None = None
 
     def set_turns(self, turns: Sequence[Turn], name_of: Callable[[str], str],
                   colour_of: Callable[[str], QColor | None], total_channels: int = 0) -> None:
@@ -79,6 +84,8 @@ class SegmentTableModel(QAbstractTableModel):
                 return self.channel_text(index.row())
             return (fmt_time(t.start), fmt_time(t.end), f"{t.duration:.2f} s",
                     self.name_of(t.speaker), f"{t.score:.0f}")[col]
+        if role == Qt.ItemDataRole.EditRole and col in EDITABLE_COLUMNS:
+            return (fmt_time(t.start), fmt_time(t.end), "", self.name_of(t.speaker))[col]
         if role == Qt.ItemDataRole.UserRole:
             if col == CHANNEL_COLUMN:
                 return t.channel
@@ -90,6 +97,21 @@ class SegmentTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.tooltip(index.row())
         return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        f = super().flags(index)
+        if self.is_editable(index):
+            f |= Qt.ItemFlag.ItemIsEditable
+        return f
+
+    def is_editable(self, index: _Index) -> bool:
+        return self.editor is not None and index.isValid() and index.column() in EDITABLE_COLUMNS
+
+    def setData(self, index: _Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802 - Qt API
+        if role != Qt.ItemDataRole.EditRole or not self.is_editable(index):
+            return False
+        assert self.editor is not None
+        return bool(self.editor(index.row(), index.column(), str(value)))
 
     def set_explanations(self, why: dict[str, str]) -> None:
         self.why = dict(why)
@@ -121,7 +143,9 @@ class SegmentTable(QTableView):
         self.setModel(self.table_model)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # double-click edits start, end and speaker (when the model has an editor)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                             | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.setAlternatingRowColors(True)
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(22)

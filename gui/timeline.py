@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -44,6 +45,7 @@ class LanesItem(pg.GraphicsObject):
         self._max_len = 0.0
         self._order: list[int] = []
         self.why: dict[str, str] = {}  # lane (speaker label) -> why its clusters got the name
+        self.edge_drag: Any = None  # gui.edge_drag.EdgeDrag: drags turn edges when set
         self.setAcceptHoverEvents(True)
 
     def set_turns(self, turns: Sequence[Turn], labels: Sequence[str], names: Mapping[str, str],
@@ -145,6 +147,13 @@ class LanesItem(pg.GraphicsObject):
             return
         pos = ev.pos()
         self.setToolTip(self.tooltip_at(pos.x(), pos.y()) or "")
+        if self.edge_drag is not None:
+            self.edge_drag.hover(self, pos.x(), pos.y())
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
+        """Near a turn's edge: move it (gui.edge_drag); elsewhere: pan."""
+        if self.edge_drag is None or not self.edge_drag.drag(self, ev):
+            ev.ignore()
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
         if ev.button() != Qt.MouseButton.LeftButton:
