@@ -164,3 +164,18 @@ def score(reference: Sequence[Turn] | Reference, hypothesis: Sequence[Turn], *,
         missed=float(d["missed detection"]), false_alarm=float(d["false alarm"]),
         confusion=float(d["confusion"]), der=float(d["diarization error rate"]),
     )
+
+
+def speaker_mapping(reference: Sequence[Turn] | Reference,
+                    hypothesis: Sequence[Turn]) -> dict[str, str]:
+    """Reference label -> the hypothesis label DER maps onto it (the one-to-one mapping
+    that minimises confusion over the whole annotations); reference speakers left
+    unmapped are absent."""
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    ref_turns = reference.turns if isinstance(reference, Reference) else tuple(reference)
+    hyp = to_annotation(hypothesis)
+    if not len(hyp) or not ref_turns:
+        return {}
+    m = DiarizationErrorRate().optimal_mapping(to_annotation(ref_turns), hyp)
+    return {str(r): str(h) for h, r in m.items()}
