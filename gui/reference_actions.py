@@ -28,6 +28,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDockWidget
 
 from engine.errors import VPError
+from engine.reference import score
 from gui.reference_view import ReferencePanel, lane_names, lane_tips
 from gui.review_model import ReviewModel
 from gui.wording import plural, result_summary
@@ -38,6 +39,8 @@ ANNOTATION_FILTER = ("Annotations (*.rttm *.eaf *.TextGrid *.textgrid *.json *.c
 REFERENCE_FILTER = ("Reference annotation (*.rttm *.eaf *.TextGrid *.textgrid);;"
                     "All files (*)")
 SCORE_DELAY_MS = 120
+REFERENCE_FILE_JOB = "scoring"
+REFERENCE_VIEW_JOB = "scoring view"
 
 
 class ReferenceActions:
@@ -51,6 +54,8 @@ class ReferenceActions:
         self.reference_scores: Any = None
         self._reference_audio: str | None = None
         self._whole_scores: Any = None
+        self._visible_scores: Any = None
+        self._visible_is_whole = False
         for key, text, slot, tip in (
             ("import_annotation", "Import &annotation…", self.import_annotation_dialog,
              "Review the turns of an RTTM, ELAN (.eaf) or Praat TextGrid file for this "
@@ -168,7 +173,9 @@ class ReferenceActions:
     def clear_reference(self) -> None:
         self.reference = None
         self.reference_scores = None
-        self._whole_scores = None
+        self._whole_scores = self._visible_scores = None
+        for kind in (REFERENCE_FILE_JOB, REFERENCE_VIEW_JOB):
+            self.bridge.cancel_kind(kind)
         self.timeline.set_reference([], [], {}, {})
         self.reference_panel.clear()
         self._update_reference_actions()
@@ -191,33 +198,69 @@ class ReferenceActions:
         ends = [t.end for t in (self.reference.turns if self.reference is not None else ())]
         return max(ends, default=0.0)
 
-    def _hypothesis(self) -> list[Any]:
-        return list(self.review.turns) if self.review is not None else []
-
     def update_reference_scores(self, *, whole: bool = True) -> None:
-        """Score the turns on screen against the reference (``whole``: the whole file and
-        the lanes' colours too; else only the visible range) and show the figures."""
-        from engine.reference import score, speaker_mapping
-
+        """Score the turns on screen against the reference on workers: ``whole``: the
+        whole file (and the lanes' colours from its speaker mapping) and the visible
+        range; else the visible range only. A newer request supersedes an older one."""
         if self.reference is None:
             return
         self._range_timer.stop()
-        hyp = self._hypothesis()
+        ref = self.reference
+        hyp = tuple(self.review.turns) if self.review is not None else ()
         collar = self.reference_panel.collar_s()
+        end = self._score_end()
         if whole or self._whole_scores is None:
             self._whole_timer.stop()
-            self._whole_scores = score(self.reference, hyp, start=0.0, end=self._score_end(),
-                                       collar=collar)
-            mapping = speaker_mapping(self.reference, hyp)
-            labels = list(self.reference.labels)
-            colours = {r: self.colour_of(h) for r, h in mapping.items()}
-            shown = {r: self.name_of(h) for r, h in mapping.items()}
-            self.timeline.set_reference(self.reference.turns, labels, lane_names(labels), colours)
-            self.timeline.ref_lanes.why = lane_tips(labels, shown, Path(self.reference.path).name)
+            self._whole_scores = None
+            self.bridge.submit(
+                REFERENCE_FILE_JOB,
+                lambda progress, cancel: score(ref, hyp, start=0.0, end=end, collar=collar,
+                                               progress=progress, cancel=cancel),
+                on_done=self._whole_scored, on_error=self._scoring_failed)
         a, b = self.visible_range()
-        visible = score(self.reference, hyp, start=a, end=b, collar=collar)
-        self.reference_scores = (self._whole_scores, visible)
+        self._visible_scores = None
+        self._visible_is_whole = a <= 0.0 and b >= end  # zoomed out: the same figures
+        if self._visible_is_whole:
+            self.bridge.cancel_kind(REFERENCE_VIEW_JOB)
+            if self._whole_scores is not None:
+                self._visible_scored(self._whole_scores)
+            else:
+                self.reference_panel.busy()
+            return
+        self.bridge.submit(
+            REFERENCE_VIEW_JOB,
+            lambda progress, cancel: score(ref, hyp, start=a, end=b, collar=collar,
+                                           progress=progress, cancel=cancel),
+            on_done=self._visible_scored, on_error=self._scoring_failed)
+        self.reference_panel.busy()
+
+    def _whole_scored(self, s: Any) -> None:
+        if self.reference is None:
+            return
+        self._whole_scores = s
+        if self._visible_is_whole:
+            self._visible_scores = s
+        labels = list(self.reference.labels)
+        mapped = dict(s.mapping)
+        colours = {r: self.colour_of(h) for r, h in mapped.items()}
+        shown = {r: self.name_of(h) for r, h in mapped.items()}
+        self.timeline.set_reference(self.reference.turns, labels, lane_names(labels), colours)
+        self.timeline.ref_lanes.why = lane_tips(labels, shown, Path(self.reference.path).name)
+        self._show_scores()
+
+    def _visible_scored(self, s: Any) -> None:
+        self._visible_scores = s
+        self._show_scores()
+
+    def _scoring_failed(self, err: VPError) -> None:
+        self.show_message(f"Could not score against the reference: {err.message}")
+
+    def _show_scores(self) -> None:
+        whole, visible = self._whole_scores, self._visible_scores
+        if self.reference is None or whole is None or visible is None:
+            return
+        self.reference_scores = (whole, visible)
         self.reference_panel.show_scores(
             f"Reference: {Path(self.reference.path).name} ({self.reference.fmt}, "
             f"{plural(len(self.reference.labels), 'speaker')}) against the result on screen",
-            self._whole_scores, visible)
+            whole, visible)

@@ -152,6 +152,10 @@ class ReferencePanel(QWidget):
             for c in range(len(COLUMNS)):
                 self.table.setItem(r, c, QTableWidgetItem("–"))
 
+    def busy(self) -> None:
+        """Scores being computed: the figures shown are about to change."""
+        self.range_label.setText("Scoring…")
+
     def show_scores(self, title: str, whole: DiarizationScores,
                     visible: DiarizationScores) -> None:
         self.title.setText(title)

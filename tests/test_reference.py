@@ -10,7 +10,13 @@ import pytest
 
 from engine import formats
 from engine.errors import ValidationError
-from engine.reference import BENCH_COLLAR_S, read_reference, score
+from engine.reference import (
+    BENCH_COLLAR_S,
+    CHUNK_S,
+    read_reference,
+    score,
+    speaker_mapping,
+)
 from engine.segments import Turn
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -48,15 +54,18 @@ def pyannote_figures(ref_rttm: Path, hyp_rttm: Path, uem: tuple[float, float],
                                                detailed=True)
 
 
+@pytest.mark.parametrize("chunk_s", [CHUNK_S, 2.5, 7.0])
 @pytest.mark.parametrize("collar", [0.0, BENCH_COLLAR_S])
 @pytest.mark.parametrize("span", [(0.0, DURATION), (5.0, 12.5), (18.1, 18.4)])
 def test_scores_match_pyannote_on_the_exported_rttm(tmp_path: Path, collar: float,
-                                                    span: tuple[float, float]) -> None:
+                                                    span: tuple[float, float],
+                                                    chunk_s: float) -> None:
+    # chunk_s below the sample's length: scored piecewise, as a long recording is
     hyp = hypothesis()
     hyp_rttm = formats.write(hyp, tmp_path / "hyp.rttm", uri="sample")
     want = pyannote_figures(TRUTH, hyp_rttm, span, collar)
     got = score(read_reference(TRUTH), formats.read(hyp_rttm), start=span[0], end=span[1],
-                collar=collar)
+                collar=collar, chunk_s=chunk_s)
     assert (got.start, got.end, got.collar) == (span[0], span[1], collar)
     assert got.der == pytest.approx(want["diarization error rate"], abs=1e-9)
     assert got.missed == pytest.approx(want["missed detection"], abs=1e-9)
@@ -65,7 +74,21 @@ def test_scores_match_pyannote_on_the_exported_rttm(tmp_path: Path, collar: floa
     assert got.total == pytest.approx(want["total"], abs=1e-9)
     # the turns as the window holds them (not read back from RTTM) score the same
     assert score(read_reference(TRUTH), hyp, start=span[0], end=span[1],
-                 collar=collar).der == pytest.approx(got.der, abs=1e-9)
+                 collar=collar, chunk_s=chunk_s).der == pytest.approx(got.der, abs=1e-9)
+
+
+def test_speaker_mapping_is_pyannotes(tmp_path: Path) -> None:
+    from pyannote.database.util import load_rttm
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    hyp = hypothesis()
+    (ref,) = load_rttm(TRUTH).values()
+    (h,) = load_rttm(formats.write(hyp, tmp_path / "h.rttm")).values()
+    want = {r: x for x, r in DiarizationErrorRate().optimal_mapping(ref, h).items()}
+    assert speaker_mapping(read_reference(TRUTH), hyp) == want == {
+        "speaker90": "Alice", "speaker91": "Bob"}
+    assert score(read_reference(TRUTH), hyp, chunk_s=4.0).mapping == (
+        ("speaker90", "Alice"), ("speaker91", "Bob"))
 
 
 def test_whole_file_figures_are_not_trivial() -> None:

@@ -114,6 +114,7 @@ def test_reference_overlay_lanes_and_scores(qtbot, win: MainWindow, tmp_path: Pa
     win.prompts.files.append(str(TRUTH))
     win.load_reference_dialog()
     assert win.reference is not None and win.reference_dock.isVisible()
+    wait_for(qtbot, lambda: win.reference_scores is not None)  # scored on workers
     assert win.actions["clear_reference"].isEnabled()
 
     # the lanes: the result's four speakers, then the reference's two, read-only
@@ -154,7 +155,8 @@ def test_reference_overlay_lanes_and_scores(qtbot, win: MainWindow, tmp_path: Pa
 
     # zoom in: the visible range is scored again (after the debounce), the whole not
     tl.wave_plot.setXRange(5.0, 12.5, padding=0)
-    wait_for(qtbot, lambda: win.reference_scores[1].start == pytest.approx(5.0, abs=1e-6))
+    wait_for(qtbot, lambda: win.reference_scores is not None
+             and win.reference_scores[1].start == pytest.approx(5.0, abs=1e-6))
     whole2, vis = win.reference_scores
     assert whole2 is whole and vis.end == pytest.approx(12.5, abs=1e-6)
     want = pyannote_der(TRUTH, hyp_rttm, (vis.start, vis.end))
@@ -167,7 +169,8 @@ def test_reference_overlay_lanes_and_scores(qtbot, win: MainWindow, tmp_path: Pa
 
     # the collar of the benches
     win.reference_panel.collar.setCurrentIndex(1)
-    wait_for(qtbot, lambda: win.reference_scores[0].collar == 0.25)
+    wait_for(qtbot, lambda: win.reference_scores is not None
+             and win.reference_scores[0].collar == 0.25)
     want = pyannote_der(TRUTH, hyp_rttm, (0.0, 30.0), collar=0.25)
     assert win.reference_scores[0].der == pytest.approx(want["diarization error rate"], abs=1e-6)
     win.reference_panel.collar.setCurrentIndex(0)
@@ -176,7 +179,8 @@ def test_reference_overlay_lanes_and_scores(qtbot, win: MainWindow, tmp_path: Pa
     wrong = next(i for i, t in enumerate(win.review.turns) if t.speaker == "Dave")
     win.select_turns([wrong])
     win.relabel_selected("Alice")
-    wait_for(qtbot, lambda: win.reference_scores[0].confusion < whole.confusion - 1.0)
+    wait_for(qtbot, lambda: win.reference_scores is not None
+             and win.reference_scores[0].confusion < whole.confusion - 1.0)
     fixed = tmp_path / "fixed.rttm"
     assert win.export_result(str(fixed))
     want = pyannote_der(TRUTH, fixed, (0.0, 30.0))
@@ -191,6 +195,7 @@ def test_reference_overlay_lanes_and_scores(qtbot, win: MainWindow, tmp_path: Pa
 
 def test_reference_without_a_result_is_all_missed(qtbot, win: MainWindow) -> None:
     assert win.load_reference(str(TRUTH))
+    wait_for(qtbot, lambda: win.reference_scores is not None)
     whole, _ = win.reference_scores
     assert whole.der == pytest.approx(1.0) and whole.missed == pytest.approx(whole.total)
     assert win.timeline.ref_lanes.pos().y() == 0
