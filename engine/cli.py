@@ -927,9 +927,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-speakers", type=_positive_int, metavar="N")
     p.add_argument("--threshold", type=_score, metavar="T",
                    help="minimum 0-100 score to name a speaker (default: calibrated)")
-    p.add_argument("--format", choices=("json", "rttm", "csv", "audacity"), default=None,
-                   help="output format (default: from OUT's suffix .json/.rttm/.csv/.txt, "
-                   "else json)")
+    p.add_argument("--format", default=None,
+                   choices=("json", "rttm", "csv", "audacity", "eaf", "textgrid", "vtt", "srt"),
+                   help="output format (default: from OUT's suffix .json/.rttm/.csv/.txt/"
+                   ".eaf/.TextGrid/.vtt/.srt, else json); eaf: ELAN, textgrid: Praat, "
+                   "vtt/srt: [Speaker] captions")
     p.add_argument("-o", "--output", metavar="OUT", type=Path,
                    help="write to OUT instead of stdout")
     p.add_argument("--channel-mode", choices=("mix", "split"), default="mix",

@@ -1,4 +1,6 @@
-"""Identification results on disk: JSON (pyannoteAI shape), RTTM, CSV, Audacity labels.
+"""Identification results on disk: JSON (pyannoteAI shape), RTTM, CSV, Audacity labels,
+ELAN ``.eaf`` and Praat TextGrid (:mod:`engine.formats_annotation`), WebVTT and SRT
+captions (:mod:`engine.formats_captions`).
 
 Every writer takes an :class:`~engine.identify.IdentificationResult` or a plain
 sequence of :class:`~engine.segments.Turn` (e.g. turns corrected in the GUI); every
@@ -63,9 +65,14 @@ import numpy as np
 from engine.errors import ValidationError
 from engine.segments import ScoreTrack, Turn, is_unknown, readonly
 
-Format = Literal["json", "rttm", "csv", "audacity"]
-FORMATS: tuple[str, ...] = ("json", "rttm", "csv", "audacity")
-_SUFFIX = {".json": "json", ".rttm": "rttm", ".csv": "csv", ".txt": "audacity"}
+Format = Literal["json", "rttm", "csv", "audacity", "eaf", "textgrid", "vtt", "srt"]
+FORMATS: tuple[str, ...] = ("json", "rttm", "csv", "audacity", "eaf", "textgrid", "vtt", "srt")
+"""Every format :func:`write` writes and :func:`read` reads."""
+ANNOTATION_FORMATS: tuple[str, ...] = ("rttm", "eaf", "textgrid")
+"""The formats other annotation tools use for speaker turns (a reference to compare with)."""
+_SUFFIX = {".json": "json", ".rttm": "rttm", ".csv": "csv", ".txt": "audacity",
+           ".eaf": "eaf", ".textgrid": "textgrid", ".vtt": "vtt", ".srt": "srt"}
+_PATH_READ = ("eaf", "textgrid")  # read by pympi from the file itself
 CSV_FIELDS = ("start", "end", "duration", "speaker", "cluster", "score")
 CSV_CHANNEL_FIELD = "channel"  # appended only when a turn has a channel
 
@@ -471,12 +478,14 @@ def from_audacity(text: str) -> list[Turn]:
 
 
 def format_for(path: str | os.PathLike[str]) -> str:
-    """The format implied by a file suffix (.json, .rttm, .csv, .txt = Audacity)."""
+    """The format implied by a file suffix (.json, .rttm, .csv, .txt = Audacity, .eaf,
+    .TextGrid, .vtt, .srt; any case)."""
     fmt = _SUFFIX.get(Path(path).suffix.lower())
     if fmt is None:
         raise ValidationError(
-            f"Cannot tell the export format from {Path(path).name!r}: use .json, .rttm, "
-            ".csv or .txt (Audacity labels), or name the format.",
+            f"Cannot tell the format from {Path(path).name!r}: use .json, .rttm, "
+            ".csv, .txt (Audacity labels), .eaf (ELAN), .TextGrid (Praat), .vtt or .srt, "
+            "or name the format.",
             location="path",
         )
     return fmt
@@ -484,6 +493,16 @@ def format_for(path: str | os.PathLike[str]) -> str:
 
 def dumps(result: Any, fmt: str, *, uri: str = "audio") -> str:
     """The text of ``result`` in ``fmt`` (one of :data:`FORMATS`)."""
+    if fmt in ("eaf", "textgrid", "vtt", "srt"):
+        from engine import formats_annotation as fa
+        from engine import formats_captions as fc
+
+        turns, res = _parts(result)
+        if fmt == "eaf":
+            return fa.to_eaf(turns)
+        if fmt == "textgrid":
+            return fa.to_textgrid(turns, duration=getattr(res, "duration", None))
+        return fc.to_vtt(turns) if fmt == "vtt" else fc.to_srt(turns)
     if fmt == "json":
         return to_json(result, indent=1)
     if fmt == "rttm":
@@ -533,8 +552,14 @@ def read(path: str | os.PathLike[str], fmt: str | None = None) -> list[Turn]:
     """Read turns from a file in any of :data:`FORMATS` (``fmt`` defaults to the suffix's)."""
     p = Path(path)
     fmt = fmt or format_for(p)
+    if fmt in _PATH_READ:
+        from engine import formats_annotation as fa
+
+        if not p.is_file():
+            raise _bad(f"Cannot read {p.name}: no such file.", str(p))
+        return fa.from_eaf(p) if fmt == "eaf" else fa.from_textgrid(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig" if fmt in ("vtt", "srt") else "utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise _bad(f"Cannot read {p.name}: {exc}.", str(p)) from None
     if fmt == "json":
@@ -545,4 +570,8 @@ def read(path: str | os.PathLike[str], fmt: str | None = None) -> list[Turn]:
         return from_csv(text)
     if fmt == "audacity":
         return from_audacity(text)
+    if fmt in ("vtt", "srt"):
+        from engine import formats_captions as fc
+
+        return fc.from_vtt(text) if fmt == "vtt" else fc.from_srt(text)
     raise ValidationError(f"Unknown format {fmt!r}.", location="fmt")

@@ -52,6 +52,7 @@ from gui.overview_strip import OverviewStrip
 from gui.peaks import PeakPyramid
 from gui.playback import Player, sound_of
 from gui.record_dialog import RecordDialog
+from gui.reference_actions import ReferenceActions
 from gui.review_model import NEW_PREFIX, Edit, ReviewError, ReviewModel
 from gui.segment_table import SegmentTable, channel_name
 from gui.session_actions import SessionActions
@@ -64,8 +65,11 @@ from gui.wording import plural, result_summary
 log = logging.getLogger(__name__)
 
 EXPORT_FORMATS = {"json": "JSON (*.json)", "rttm": "RTTM (*.rttm)", "csv": "CSV (*.csv)",
-                  "audacity": "Audacity labels (*.txt)"}
-EXPORT_EXT = {".json": "json", ".rttm": "rttm", ".csv": "csv", ".txt": "audacity"}
+                  "audacity": "Audacity labels (*.txt)", "eaf": "ELAN (*.eaf)",
+                  "textgrid": "Praat TextGrid (*.TextGrid)", "vtt": "WebVTT captions (*.vtt)",
+                  "srt": "SRT captions (*.srt)"}
+EXPORT_EXT = {".json": "json", ".rttm": "rttm", ".csv": "csv", ".txt": "audacity",
+              ".eaf": "eaf", ".textgrid": "textgrid", ".vtt": "vtt", ".srt": "srt"}
 APP_TITLE = "Voiceprint Studio"
 FIRST_STEPS = ("Open a recording to start: File > Open audio (Ctrl+O), or drop an audio file here.\n"
                "To have speakers named, enroll them first: Speakers > Enroll from file, or\n"
@@ -88,7 +92,7 @@ WARM_UP_CLOSE_WAIT_S = 120.0
 """Longest wait at close for the warm-up's current model (the one-time conversion)."""
 
 
-class MainWindow(SessionActions, SpeakerActions, QMainWindow):
+class MainWindow(SessionActions, SpeakerActions, ReferenceActions, QMainWindow):
     """Voiceprint Studio's main window.
 
     Args:
@@ -140,6 +144,7 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         self._build_menus()
         self._connect()
         edit_actions.install(self)  # drags, table edits, turn keys, readout, spectrogram
+        self._init_reference()  # gui.reference_actions: import annotation, reference overlay
         self._check_devices()
         self.refresh_library()
         self._update_actions()
@@ -174,7 +179,8 @@ class MainWindow(SessionActions, SpeakerActions, QMainWindow):
         self._act("open_session", "Open sess&ion…", self.open_session_dialog, "Ctrl+Shift+O",
                   "Reopen a saved review session")
         self._act("export", "&Export result…", self.export_dialog, "Ctrl+E",
-                  "Export the corrected result as JSON, RTTM, CSV or Audacity labels")
+                  "Export the corrected result as JSON, RTTM, CSV, Audacity labels, ELAN, "
+                  "Praat TextGrid, or WebVTT/SRT captions")
         self._act("quit", "&Quit", self.close, S.Quit)
         undo = self.undo_stack.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence("Ctrl+Z"))

@@ -322,9 +322,7 @@ class Timeline(pg.GraphicsLayoutWidget):
                    speaker_curves: ScoreTrack | None = None,
                    curve_ids: Sequence[str] = ()) -> None:
         self.lanes.set_turns(turns, labels, names, colours, max(self.duration, 0.0))
-        ticks = [(k + 0.5, _elide(names.get(lab, lab))) for k, lab in enumerate(labels)]
-        self.lanes_plot.getAxis("left").setTicks([ticks, []])
-        self.lanes_plot.setYRange(0, max(len(labels), 1), padding=0)
+        self._set_lane_axis()
         if confidence is not None:
             self.set_confidence(confidence)
         for c in self.speaker_curves:
@@ -353,9 +351,38 @@ class Timeline(pg.GraphicsLayoutWidget):
                      names: Mapping[str, str], colours: Mapping[str, QColor]) -> None:
         """Re-draw lanes after an edit, keeping the curves."""
         self.lanes.set_turns(turns, labels, names, colours, self.duration)
-        ticks = [(k + 0.5, _elide(names.get(lab, lab))) for k, lab in enumerate(labels)]
+        self._set_lane_axis()
+
+    def set_reference(self, turns: Sequence[Turn], labels: Sequence[str],
+                      names: Mapping[str, str], colours: Mapping[str, QColor]) -> None:
+        """Read-only reference lanes under the speaker lanes (no labels: none);
+        see :mod:`gui.reference_view`."""
+        ref = getattr(self, "ref_lanes", None)
+        if ref is None:
+            from gui.reference_view import ReferenceLanesItem
+
+            ref = self.ref_lanes = ReferenceLanesItem()
+            self.lanes_plot.addItem(ref)
+            self.ref_separator = pg.InfiniteLine(pos=0, angle=0, movable=False,
+                                                 pen=pg.mkPen("#555555", width=1.5))
+            self.lanes_plot.addItem(self.ref_separator, ignoreBounds=True)
+        ref.set_turns(turns, labels, names, colours, self.duration)
+        self._set_lane_axis()
+
+    def _set_lane_axis(self) -> None:
+        """Lane names on the left axis and the y range: speaker lanes, then the
+        reference's (when loaded) below a separator."""
+        lanes = [(lab, self.lanes.names.get(lab, lab)) for lab in self.lanes.labels]
+        ref = getattr(self, "ref_lanes", None)
+        n = len(lanes)
+        if ref is not None:
+            ref.setPos(0.0, float(n))
+            self.ref_separator.setValue(float(n))
+            self.ref_separator.setVisible(bool(ref.labels))
+            lanes += [(lab, ref.names.get(lab, lab)) for lab in ref.labels]
+        ticks = [(k + 0.5, _elide(name)) for k, (_, name) in enumerate(lanes)]
         self.lanes_plot.getAxis("left").setTicks([ticks, []])
-        self.lanes_plot.setYRange(0, max(len(labels), 1), padding=0)
+        self.lanes_plot.setYRange(0, max(len(lanes), 1), padding=0)
 
     def set_explanations(self, why: Mapping[str, str]) -> None:
         """Lane tooltips: speaker label -> why its clusters got the name (gui.explain)."""
