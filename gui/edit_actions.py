@@ -242,6 +242,10 @@ class EditingTools(QObject):
         if audio is None:
             self.spectrogram.set_source(None, 0, 0)
             return
+        if hasattr(audio, "read_frames"):  # a file-backed recording: read the visible range only
+            self.spectrogram.set_source(audio.read_frames, int(audio.sample_rate),
+                                        int(audio.num_samples))
+            return
         x = audio.mono()
         self.spectrogram.set_source(array_reader(x), int(self.w.engine.sample_rate), len(x))
 
