@@ -92,8 +92,9 @@ class EdgeDrag:
         t = self.target(lanes, ev.pos().x())
         self.moved_to = t
         if 0 <= i < len(lanes.turns):  # preview: the lane shows the turn at the new bound
-            lanes.turns[i] = replace(lanes.turns[i], **{edge: t})
-            lanes.update()
+            turns = list(lanes.turns)
+            turns[i] = replace(turns[i], **{edge: t})
+            lanes.set_turns(turns, lanes.labels, lanes.names, lanes.colours, lanes.duration)
         if ev.isFinish():
             self.active = None
             model = self.model()

@@ -45,13 +45,15 @@ def view_pos(w: MainWindow, t: float, lane: int) -> QPoint:
     return tl.mapFromScene(scene)
 
 
-def mouse_drag(qtbot, w: MainWindow, a: QPoint, b: QPoint) -> None:
+def mouse_drag(qtbot, w: MainWindow, a: QPoint, b: QPoint, during=None) -> None:
     vp = w.timeline.viewport()
     QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
     for k in range(1, 9):
         p = a + (b - a) * (k / 8)
         QTest.mouseMove(vp, p)
         qtbot.wait(5)
+    if during is not None:
+        during()
     QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
     qtbot.wait(20)
 
@@ -67,7 +69,14 @@ def test_drag_a_turn_end_with_the_mouse_updates_table_and_undoes(qtbot, ready: M
     w.timeline.zoom_to(0.0, 6.0)
     qtbot.wait(30)
     original = w.review.turns
-    mouse_drag(qtbot, w, view_pos(w, 1.5, 0), view_pos(w, 1.9, 0))
+    seen: list[tuple[float, tuple]] = []
+
+    def mid_drag() -> None:  # the lane previews the new end; nothing is edited yet
+        seen.append((w.timeline.lanes.turns[0].end, w.review.turns))
+
+    mouse_drag(qtbot, w, view_pos(w, 1.5, 0), view_pos(w, 1.9, 0), during=mid_drag)
+    assert 1.7 < seen[0][0] < 1.9 + 2 * px_seconds(w)  # (the scene may skip the last move)
+    assert seen[0][1] == original
     t0 = w.review.turns[0]
     assert t0.end == pytest.approx(1.9, abs=2 * px_seconds(w))
     assert t0.start == 0.0 and t0.speaker == w.alice
