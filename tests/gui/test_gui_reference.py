@@ -215,3 +215,22 @@ def test_new_formats_are_in_the_export_dialog(win: MainWindow) -> None:
     titles = [a.text() for a in win.menus["file"].actions()]
     assert "Import &annotation…" in titles and "Load re&ference…" in titles
 
+
+
+def test_missing_scoring_dependency_is_said_plainly(qtbot, win: MainWindow,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # the frozen app leaves pandas out (packaging/voiceprint_studio.spec): pyannote.core
+    # cannot be imported there
+    import gui.reference_actions as ra
+
+    def no_pandas(*a, **k):
+        raise ImportError("No module named 'pandas'", name="pandas")
+
+    monkeypatch.setattr(ra, "score", no_pandas)
+    assert win.load_reference(str(TRUTH))
+    wait_for(qtbot, lambda: "pandas" in win.status_label.text())
+    assert "pyannote.metrics" in win.status_label.text()
+    assert win.reference_scores is None
+    # the reference is still drawn, in grey (no mapping to colour it by)
+    assert win.timeline.ref_lanes.labels == ["speaker90", "speaker91"]
+    assert win.timeline.ref_lanes.colours == {} and win.prompts.errors == []
