@@ -43,11 +43,12 @@ REFERENCE_FILE_JOB = "scoring"
 REFERENCE_VIEW_JOB = "scoring view"
 
 
-def _score(*args: Any, **kwargs: Any) -> Any:
-    """:func:`engine.reference.score` as a job: a missing pyannote.metrics (or the pandas
-    it needs) is said plainly."""
+def _score(*args: Any, progress: Any, **kwargs: Any) -> Any:
+    """:func:`engine.reference.score` as a job: its progress only in the progress bar
+    (the status line keeps what the user did last: scoring follows every edit and
+    scroll), a missing pyannote.metrics (or the pandas it needs) said plainly."""
     try:
-        return score(*args, **kwargs)
+        return score(*args, progress=lambda f, _m="": progress(f), **kwargs)
     except ImportError as exc:
         raise VPError(f"scoring needs pyannote.metrics and its dependencies, and this "
                       f"installation lacks one ({exc.name or exc}).",

@@ -158,6 +158,7 @@ def test_reference_overlay_lanes_and_scores(qtbot, win: MainWindow, tmp_path: Pa
     wait_for(qtbot, lambda: win.reference_scores is not None
              and win.reference_scores[1].start == pytest.approx(5.0, abs=1e-6))
     whole2, vis = win.reference_scores
+    assert "Scoring" not in win.status_label.text()  # the status line keeps the user's news
     assert whole2 is whole and vis.end == pytest.approx(12.5, abs=1e-6)
     want = pyannote_der(TRUTH, hyp_rttm, (vis.start, vis.end))
     assert vis.der == pytest.approx(want["diarization error rate"], abs=1e-6)
