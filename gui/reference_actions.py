@@ -6,8 +6,8 @@ A mixin of :class:`gui.main_window.MainWindow`:
 - **Import annotation…** (File menu) reads turns from RTTM, ELAN ``.eaf``, Praat
   TextGrid, or any format the window exports (:func:`engine.formats.read`) and shows
   them as the result to review, for the recording that is open (a speaker whose name is
-  an enrolled speaker's becomes that speaker). It is one undo step, like a new
-  identification.
+  an enrolled speaker's becomes that speaker). Replacing a result on screen is one undo
+  step, like a new identification.
 - **Load reference…** reads an annotation (:func:`engine.reference.read_reference`) and
   shows it as read-only "ref:" lanes under the speaker lanes, with DER, missed speech,
   false alarm and confusion (``pyannote.metrics``) for the whole file and for the

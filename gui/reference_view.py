@@ -84,6 +84,9 @@ class ReferenceLanesItem(LanesItem):
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
         ev.ignore()
 
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
+        ev.ignore()  # never an edit: the drag pans the view
+
 
 def lane_names(labels: Sequence[str]) -> dict[str, str]:
     """``ref: speaker90``: each reference lane's name."""
