@@ -549,7 +549,8 @@ def write(
 
 
 def read(path: str | os.PathLike[str], fmt: str | None = None) -> list[Turn]:
-    """Read turns from a file in any of :data:`FORMATS` (``fmt`` defaults to the suffix's)."""
+    """Read turns from a file in any of :data:`FORMATS` (``fmt`` defaults to the suffix's;
+    ``.eaf`` and TextGrid are parsed from the file by pympi, captions may start with a BOM)."""
     p = Path(path)
     fmt = fmt or format_for(p)
     if fmt in _PATH_READ:

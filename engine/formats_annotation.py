@@ -142,7 +142,8 @@ def to_textgrid(turns: Sequence[Turn], *, duration: float | None = None) -> str:
 
 
 def _codec(p: Path) -> str:
-    head = p.open("rb").read(2)
+    with p.open("rb") as f:
+        head = f.read(2)
     return "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
 
 

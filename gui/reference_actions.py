@@ -6,8 +6,8 @@ A mixin of :class:`gui.main_window.MainWindow`:
 - **Import annotation…** (File menu) reads turns from RTTM, ELAN ``.eaf``, Praat
   TextGrid, or any format the window exports (:func:`engine.formats.read`) and shows
   them as the result to review, for the recording that is open (a speaker whose name is
-  an enrolled speaker's becomes that speaker). It is one undo step, like a new
-  identification.
+  an enrolled speaker's becomes that speaker). Replacing a result on screen is one undo
+  step, like a new identification.
 - **Load reference…** reads an annotation (:func:`engine.reference.read_reference`) and
   shows it as read-only "ref:" lanes under the speaker lanes, with DER, missed speech,
   false alarm and confusion (``pyannote.metrics``) for the whole file and for the
@@ -33,14 +33,26 @@ from gui.reference_view import ReferencePanel, lane_names, lane_tips
 from gui.review_model import ReviewModel
 from gui.wording import plural, result_summary
 
-ANNOTATION_FILTER = ("Annotations (*.rttm *.eaf *.TextGrid *.textgrid *.json *.csv *.txt);;"
-                     "RTTM (*.rttm);;ELAN (*.eaf);;Praat TextGrid (*.TextGrid *.textgrid);;"
+ANNOTATION_FILTER = ("Annotations (*.rttm *.eaf *.TextGrid *.textgrid *.json *.csv *.txt "
+                     "*.vtt *.srt);;RTTM (*.rttm);;ELAN (*.eaf);;Praat TextGrid (*.TextGrid *.textgrid);;"
                      "All files (*)")
 REFERENCE_FILTER = ("Reference annotation (*.rttm *.eaf *.TextGrid *.textgrid);;"
                     "All files (*)")
 SCORE_DELAY_MS = 120
 REFERENCE_FILE_JOB = "scoring"
 REFERENCE_VIEW_JOB = "scoring view"
+
+
+def _score(*args: Any, progress: Any, **kwargs: Any) -> Any:
+    """:func:`engine.reference.score` as a job: its progress only in the progress bar
+    (the status line keeps what the user did last: scoring follows every edit and
+    scroll), a missing pyannote.metrics (or the pandas it needs) said plainly."""
+    try:
+        return score(*args, progress=lambda f, _m="": progress(f), **kwargs)
+    except ImportError as exc:
+        raise VPError(f"scoring needs pyannote.metrics and its dependencies, and this "
+                      f"installation lacks one ({exc.name or exc}).",
+                      type="internal.missing-dependency") from None
 
 
 class ReferenceActions:
@@ -157,12 +169,12 @@ class ReferenceActions:
         except VPError as exc:
             self.prompts.error("Cannot load the reference", exc.message)
             return False
-        except ImportError as exc:  # pyannote.metrics missing from this installation
-            self.prompts.error("Cannot load the reference",
-                               f"Scoring needs pyannote.metrics, which is not installed: {exc}")
-            return False
         self.reference = ref
         self._reference_audio = self.audio_path
+        labels = list(ref.labels)
+        # the lanes at once (grey); coloured by the speaker mapping once scored
+        self.timeline.set_reference(ref.turns, labels, lane_names(labels), {})
+        self.timeline.ref_lanes.why = lane_tips(labels, {}, Path(ref.path).name)
         self.reference_dock.show()
         self.update_reference_scores(whole=True)
         self._update_reference_actions()
@@ -214,8 +226,8 @@ class ReferenceActions:
             self._whole_scores = None
             self.bridge.submit(
                 REFERENCE_FILE_JOB,
-                lambda progress, cancel: score(ref, hyp, start=0.0, end=end, collar=collar,
-                                               progress=progress, cancel=cancel),
+                lambda progress, cancel: _score(ref, hyp, start=0.0, end=end, collar=collar,
+                                                progress=progress, cancel=cancel),
                 on_done=self._whole_scored, on_error=self._scoring_failed)
         a, b = self.visible_range()
         self._visible_scores = None
@@ -229,8 +241,8 @@ class ReferenceActions:
             return
         self.bridge.submit(
             REFERENCE_VIEW_JOB,
-            lambda progress, cancel: score(ref, hyp, start=a, end=b, collar=collar,
-                                           progress=progress, cancel=cancel),
+            lambda progress, cancel: _score(ref, hyp, start=a, end=b, collar=collar,
+                                            progress=progress, cancel=cancel),
             on_done=self._visible_scored, on_error=self._scoring_failed)
         self.reference_panel.busy()
 

@@ -18,7 +18,9 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -82,6 +84,9 @@ class ReferenceLanesItem(LanesItem):
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
         ev.ignore()
 
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
+        ev.ignore()  # never an edit: the drag pans the view
+
 
 def lane_names(labels: Sequence[str]) -> dict[str, str]:
     """``ref: speaker90``: each reference lane's name."""
@@ -114,6 +119,7 @@ class ReferencePanel(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
+        self.setMinimumWidth(370)  # the table's two columns without a scroll bar
         self.title = QLabel("No reference loaded (File > Load reference…).", self)
         self.title.setWordWrap(True)
         lay.addWidget(self.title)
@@ -132,14 +138,18 @@ class ReferencePanel(QWidget):
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setVerticalHeaderLabels(list(ROWS))
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setToolTip("pyannote.metrics: missed speech, false alarm and confusion "
                               "(after mapping the result's speakers onto the reference's) "
                               "as seconds and as a share of the reference speech; "
                               "DER is their sum over the reference speech")
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
+        self.table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         lay.addWidget(self.table)
         self.range_label = QLabel("", self)
+        self.range_label.setWordWrap(True)
         lay.addWidget(self.range_label)
+        lay.addStretch(1)
         self.clear()
 
     def collar_s(self) -> float:

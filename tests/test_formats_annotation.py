@@ -188,3 +188,10 @@ def test_missing_file_is_a_format_error(tmp_path: Path) -> None:
     for fmt in NEW:
         with pytest.raises(ValidationError):
             formats.read(tmp_path / f"none{SUFFIX[fmt]}")
+
+
+@pytest.mark.parametrize("fmt", NEW)
+def test_no_turns_write_a_valid_empty_file(tmp_path: Path, fmt: str) -> None:
+    p = formats.write([], tmp_path / f"empty{SUFFIX[fmt]}")
+    assert p.stat().st_size > 0 or fmt == "srt"  # SRT has no header
+    assert formats.read(p) == []

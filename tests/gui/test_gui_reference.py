@@ -158,6 +158,7 @@ def test_reference_overlay_lanes_and_scores(qtbot, win: MainWindow, tmp_path: Pa
     wait_for(qtbot, lambda: win.reference_scores is not None
              and win.reference_scores[1].start == pytest.approx(5.0, abs=1e-6))
     whole2, vis = win.reference_scores
+    assert "Scoring" not in win.status_label.text()  # the status line keeps the user's news
     assert whole2 is whole and vis.end == pytest.approx(12.5, abs=1e-6)
     want = pyannote_der(TRUTH, hyp_rttm, (vis.start, vis.end))
     assert vis.der == pytest.approx(want["diarization error rate"], abs=1e-6)
@@ -215,3 +216,22 @@ def test_new_formats_are_in_the_export_dialog(win: MainWindow) -> None:
     titles = [a.text() for a in win.menus["file"].actions()]
     assert "Import &annotation…" in titles and "Load re&ference…" in titles
 
+
+
+def test_missing_scoring_dependency_is_said_plainly(qtbot, win: MainWindow,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # the frozen app leaves pandas out (packaging/voiceprint_studio.spec): pyannote.core
+    # cannot be imported there
+    import gui.reference_actions as ra
+
+    def no_pandas(*a, **k):
+        raise ImportError("No module named 'pandas'", name="pandas")
+
+    monkeypatch.setattr(ra, "score", no_pandas)
+    assert win.load_reference(str(TRUTH))
+    wait_for(qtbot, lambda: "pandas" in win.status_label.text())
+    assert "pyannote.metrics" in win.status_label.text()
+    assert win.reference_scores is None
+    # the reference is still drawn, in grey (no mapping to colour it by)
+    assert win.timeline.ref_lanes.labels == ["speaker90", "speaker91"]
+    assert win.timeline.ref_lanes.colours == {} and win.prompts.errors == []
