@@ -34,6 +34,13 @@ class _Answers:
         self.shown.append(label)
         return self.names.pop(0) if self.names else None
 
+    def ask_enroll(self, report_text, speakers, new_name="", existing_id=None):
+        """The enrollment dialog: a new speaker named with the next name."""
+        from gui.enroll_dialog import EnrollChoice
+
+        name = self.ask_text("Enroll speaker", report_text)
+        return EnrollChoice(name) if name else None
+
     def error(self, title, text):
         print("error:", title, text, file=sys.stderr)
 

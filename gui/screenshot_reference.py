@@ -23,16 +23,6 @@ from gui.screenshot import ENROL, ROOT, SAMPLE, _Answers, wait
 TRUTH = ROOT / "tests" / "data" / "pyannote_sample.rttm"
 
 
-class _Enrol(_Answers):
-    """Answers the enrollment dialog with the next name (a new speaker)."""
-
-    def ask_enroll(self, report_text, speakers, new_name="", existing_id=None):
-        from gui.enroll_dialog import EnrollChoice
-
-        name = self.ask_text("Enroll speaker", report_text)
-        return EnrollChoice(name) if name else None
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "resources" / "screenshots"))
@@ -42,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     from gui.main_window import MainWindow
 
     app = make_app()
-    w = MainWindow(prompts=_Enrol(list(ENROL)))
+    w = MainWindow(prompts=_Answers(list(ENROL)))
     w.resize(1440, 900)
     w.show()
     w.open_path(str(SAMPLE))
