@@ -200,7 +200,8 @@ def main() -> None:
               f"{ident.get('seconds', 0):.0f} s at {float(ident.get('progress', 0)):.0%}, "  # type: ignore[union-attr]
               f"{ident.get('turns', 0)} turns")  # type: ignore[union-attr]
     ok = t1 <= OVERVIEW_BOUND_S and peak <= RSS_BOUND_BYTES
-    print(f"peak RSS of the window: {peak / 1e6:.0f} MB while opening and identifying, "
+    doing = "opening and identifying" if ident else "opening"
+    print(f"peak RSS of the window: {peak / 1e6:.0f} MB while {doing}, "
           f"{int(second['peak_rss']) / 1e6:.0f} MB opening from the cache "  # type: ignore[call-overload]
           f"(bound {RSS_BOUND_BYTES / 1e9:.0f} GB): {'OK' if ok else 'OVER'}")
     sys.exit(0 if ok else 1)

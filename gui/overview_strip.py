@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QScrollBar, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QScrollBar, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.peaks import PeakPyramid
 
 STRIP_HEIGHT_PX = 54
+LEFT_AXIS_PX = 92  # the timeline's left axis width (gui/timeline.py)
 SCROLL_UNITS_PER_SECOND = 1000  # scroll bar steps: milliseconds (24 h = 8.64e7 < 2**31)
 
 
@@ -43,7 +44,12 @@ class OverviewStrip(QWidget):
         self.scroll.setToolTip("Scroll through the recording")
         self.scroll.valueChanged.connect(self._scrolled)
         self.scroll.hide()
-        lay.addWidget(self.scroll)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addSpacing(LEFT_AXIS_PX + 4)  # under the plots' area, not their left axis
+        row.addWidget(self.scroll)
+        row.addSpacing(8)
+        lay.addLayout(row)
 
         self.plot = pg.PlotWidget(self, background="w")
         self.plot.setObjectName("overview_strip")
@@ -55,10 +61,11 @@ class OverviewStrip(QWidget):
         pi.hideButtons()
         pi.setMouseEnabled(x=False, y=False)
         pi.hideAxis("bottom")
-        pi.getAxis("left").setWidth(92)  # lines up with the timeline's plots
+        pi.getAxis("left").setWidth(LEFT_AXIS_PX)  # lines up with the timeline's plots
         pi.getAxis("left").setStyle(showValues=False)
         pi.getAxis("left").setTicks([[]])
-        pi.setLabel("left", "overview")
+        pi.getAxis("left").enableAutoSIPrefix(False)
+        pi.setLabel("left", "overview", **{"font-size": "7pt"})
         pi.setContentsMargins(4, 0, 8, 2)
         self.curve = pg.PlotDataItem(pen=pg.mkPen("#7f9cc0", width=1))
         pi.addItem(self.curve)
