@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -180,13 +181,17 @@ def main() -> None:
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     # a user's usual state: models installed and their ONNX exports cached (one warm-up
     # run with this cache folder), no peaks cached for this file yet
-    print("warm-up run (no file):")
-    run_child(Path(""), 0, env)
-    assert not any(Path(cache, "peaks").glob("*")), "the warm-up run opened no file"
-    print("open + identify (cold peak cache):")
-    first = run_child(path, args.identify_seconds, env)
-    print("open again (peak cache filled by the first run):")
-    second = run_child(path, 0, env)
+    try:
+        print("warm-up run (no file):")
+        run_child(Path(""), 0, env)
+        assert not any(Path(cache, "peaks").glob("*")), "the warm-up run opened no file"
+        print("open + identify (cold peak cache):")
+        first = run_child(path, args.identify_seconds, env)
+        print("open again (peak cache filled by the first run):")
+        second = run_child(path, 0, env)
+    finally:  # the throw-away data folder and cache (~160 MB of ONNX exports and peaks)
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
     ov1 = first.get("overview", {})
     ov2 = second.get("overview", {})
     ident = first.get("identify", {})
