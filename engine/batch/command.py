@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,8 +105,7 @@ def cmd_batch(args: argparse.Namespace, out: Any) -> int:
 
     from engine.batch.runner import SUMMARY_NAME, run_batch
 
-    restore = _sigterm_as_interrupt()
-    try:
+    try:  # Ctrl+C / SIGTERM: run_batch stops cleanly and raises Cancelled
         report = run_batch(items, args.out, snapshot, settings, key=key,
                            workers=args.workers, scheduler=args.scheduler, force=args.force,
                            on_row=on_row, progress=out.progress)
@@ -115,8 +113,6 @@ def cmd_batch(args: argparse.Namespace, out: Any) -> int:
         out.note(f"Stopped: the files finished are kept (summary: {args.out / SUMMARY_NAME}); "
                  "run the same command again to go on.")
         raise
-    finally:
-        restore()
     out.end_progress()
     text = (
         f"{len(report.rows)} file(s): {report.count('ok')} ok, {report.count('failed')} "
@@ -127,21 +123,3 @@ def cmd_batch(args: argparse.Namespace, out: Any) -> int:
     else:
         out.emit({}, text)
     return cli.EXIT_OTHER if report.count("failed") else cli.EXIT_OK
-
-
-def _sigterm_as_interrupt() -> Callable[[], None]:
-    """SIGTERM stops the batch as Ctrl+C does (finished files kept, cluster shut down);
-    returns the function that puts the old handler back."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        return lambda: None
-
-    def restore() -> None:
-        signal.signal(signal.SIGTERM, old)
-
-    return restore

@@ -256,11 +256,13 @@ def run_batch(
     meter = _Meter(todo, len(items) - len(todo))
     canceled = False
     used = 0
+    token = cancel if cancel is not None else CancelToken()
     try:
-        if todo:
-            used = _run(todo, out, library, settings, key, manifest, rows, meter,
-                        workers=workers, scheduler=scheduler, on_row=on_row,
-                        progress=progress, cancel=cancel)
+        with _stop_on_signals(token):
+            if todo:
+                used = _run(todo, out, library, settings, key, manifest, rows, meter,
+                            workers=workers, scheduler=scheduler, on_row=on_row,
+                            progress=progress, cancel=token)
     except (KeyboardInterrupt, Cancelled):
         canceled = True
     finally:
@@ -274,6 +276,28 @@ def run_batch(
         raise Cancelled()
     progress(1.0, meter.message())
     return report
+
+
+@contextmanager
+def _stop_on_signals(token: CancelToken) -> Iterator[None]:
+    """In the main thread: the first SIGINT (Ctrl+C) or SIGTERM sets ``token`` (the batch
+    stops after the file results being written, not in the middle of one), a second one
+    raises KeyboardInterrupt at once. Elsewhere: nothing."""
+    if not _main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
 
 
 def _run(todo: list[BatchItem], out: Path, library: LibrarySnapshot, settings: BatchSettings,

@@ -89,11 +89,12 @@ def identify_file(task: FileTask, library: LibrarySnapshot) -> FileOutcome:
 
 
 def _identify(task: FileTask, library: LibrarySnapshot) -> Any:
-    from engine.audio import check_readable
+    from engine.audio import check_readable, probe
     from engine.cli import _rename_result
 
     s = task.settings
     check_readable(task.path)
+    probe(task.path)  # a corrupt file fails here, on its header, before any model is needed
     options = s.identify_options()
     confidence = s.fmt == "json"  # as vpstudio identify
     if s.channel_mode == "split":
