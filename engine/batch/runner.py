@@ -156,7 +156,7 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None,
             cluster = LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address=None, worker_dashboard_address=None,
-                silence_logs=logging.ERROR,
+                silence_logs=logging.CRITICAL,
             )
         finally:
             if old is not None:
