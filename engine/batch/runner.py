@@ -308,7 +308,13 @@ def _run(todo: list[BatchItem], out: Path, library: LibrarySnapshot, settings: B
     """Submit and collect; returns the number of worker threads used."""
     progress(0.0, f"Starting Dask {'workers' if not scheduler else 'client'}…")
     with dask_client(workers=workers, scheduler=scheduler, cancel=cancel) as client:
-        client.register_plugin(WarmUp(), name=WarmUp.name)
+        try:
+            client.register_plugin(WarmUp(), name=WarmUp.name)
+        except Exception as exc:  # e.g. a worker without the app: cannot unpickle WarmUp
+            raise VPError(
+                f"A Dask worker could not set up Voiceprint Studio ({type(exc).__name__}: "
+                f"{exc}): every worker needs the same version of the app installed.",
+                type="batch.worker-setup", location=scheduler or "--workers") from exc
         if cancel is not None:
             cancel.check()
         [shared] = client.scatter([library], broadcast=True, hash=False)
