@@ -23,8 +23,10 @@ QUICK = [
     ["bench_accuracy.py"],
     ["bench_identify.py", "--minutes", "10"],
     ["bench_api.py"],
+    ["bench_batch.py", "--files", "8", "--max-minutes", "2"],
 ]
 FULL = [
+    ["bench_batch.py"],
     ["bench_identify.py", "--minutes", "60"],
     ["bench_longaudio.py", "--hours", "24"],
 ]
