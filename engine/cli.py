@@ -769,7 +769,8 @@ def _identify_options(p: argparse.ArgumentParser, format_help: str) -> None:
     p.add_argument("--max-speakers", type=_positive_int, metavar="N")
     p.add_argument("--threshold", type=_score, metavar="T",
                    help="minimum 0-100 score to name a speaker (default: calibrated)")
-    p.add_argument("--format", choices=("json", "rttm", "csv", "audacity"), default=None,
+    p.add_argument("--format", default=None,
+                   choices=("json", "rttm", "csv", "audacity", "eaf", "textgrid", "vtt", "srt"),
                    help=format_help)
     p.add_argument("--channel-mode", choices=("mix", "split"), default="mix",
                    help="mix the channels to mono (default), or identify each channel on its "
@@ -940,24 +941,11 @@ def build_parser() -> argparse.ArgumentParser:
         "-o call.csv\nvpstudio identify call.wav --channel-mode split --channels 0,1 --speakers 1",
     )
     p.add_argument("file", metavar="FILE")
-<<<<<<< HEAD
-    p.add_argument("--speakers", dest="num_speakers", type=_positive_int, metavar="N",
-                   help="exact number of speakers, when known")
-    p.add_argument("--min-speakers", type=_positive_int, metavar="N")
-    p.add_argument("--max-speakers", type=_positive_int, metavar="N")
-    p.add_argument("--threshold", type=_score, metavar="T",
-                   help="minimum 0-100 score to name a speaker (default: calibrated)")
-    p.add_argument("--format", default=None,
-                   choices=("json", "rttm", "csv", "audacity", "eaf", "textgrid", "vtt", "srt"),
-                   help="output format (default: from OUT's suffix .json/.rttm/.csv/.txt/"
-                   ".eaf/.TextGrid/.vtt/.srt, else json); eaf: ELAN, textgrid: Praat, "
-                   "vtt/srt: [Speaker] captions")
-=======
->>>>>>> batch
     p.add_argument("-o", "--output", metavar="OUT", type=Path,
                    help="write to OUT instead of stdout")
-    _identify_options(p, "output format (default: from OUT's suffix .json/.rttm/.csv/.txt, "
-                      "else json)")
+    _identify_options(p, "output format (default: from OUT's suffix .json/.rttm/.csv/.txt/"
+                      ".eaf/.TextGrid/.vtt/.srt, else json); eaf: ELAN, textgrid: Praat, "
+                      "vtt/srt: [Speaker] captions")
     p.set_defaults(func=cmd_identify)
 
     from engine.batch.command import add_parser as add_batch_parser

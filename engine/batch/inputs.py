@@ -29,7 +29,8 @@ AUDIO_SUFFIXES = frozenset({
 LIST_SUFFIXES = frozenset({".txt", ".lst", ".list", ".m3u"})
 """A file named on the command line with one of these suffixes is a list of paths."""
 
-SUFFIX_OF_FORMAT = {"json": ".json", "rttm": ".rttm", "csv": ".csv", "audacity": ".txt"}
+SUFFIX_OF_FORMAT = {"json": ".json", "rttm": ".rttm", "csv": ".csv", "audacity": ".txt",
+                    "eaf": ".eaf", "textgrid": ".TextGrid", "vtt": ".vtt", "srt": ".srt"}
 RESERVED_NAMES = frozenset({"summary.csv", "summary.jsonl", "manifest.jsonl"})
 
 

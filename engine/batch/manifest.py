@@ -35,7 +35,7 @@ class BatchSettings:
     """The identification options of a batch (those of ``vpstudio identify``).
 
     Attributes:
-        fmt: output format, one of ``json``, ``rttm``, ``csv``, ``audacity``.
+        fmt: output format, one of :data:`engine.formats.FORMATS`.
         num_speakers, min_speakers, max_speakers: speaker counts (None: found).
         threshold: 0-100 score to name a speaker (None: the calibrated default).
         channel_mode: ``mix`` or ``split``.
