@@ -15,9 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from engine.pipeline.frames import SAMPLE_RATE
 from engine.pipeline.linking import EmbedRequest, SpeechLoc, Units
 from engine.pipeline.runtime import ModelWorker, Pacer
 from engine.segments import readonly
+
+EMBED_SECONDS = 3.0
+"""Most speech (seconds, the middle of the unit's chosen stretch) the diarization encoder
+embeds per unit. The cost of CAM++ is linear in it; the voiceprint model still reads the
+whole stretch (:mod:`engine.pipeline.cluster_voiceprint`)."""
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -50,6 +56,15 @@ class UnitEmbeddings:
         return int(self.units.shape[0])
 
 
+def _middle(samples: np.ndarray, most: int) -> np.ndarray:
+    """The middle ``most`` samples of ``samples`` (all of them when shorter), a view."""
+    n = int(samples.shape[0])
+    if n <= most:
+        return samples
+    lo = (n - most) // 2
+    return samples[lo : lo + most]
+
+
 class UnitEmbedder:
     """Collects :class:`EmbedRequest` s and embeds them in paced batches.
 
@@ -72,7 +87,8 @@ class UnitEmbedder:
         self._clean: dict[int, float] = {}
 
     def submit(self, requests: Iterable[EmbedRequest]) -> None:
-        self._pend.extend((r.unit, r.clean_seconds, r.samples) for r in requests)
+        most = max(1, int(round(EMBED_SECONDS * SAMPLE_RATE)))
+        self._pend.extend((r.unit, r.clean_seconds, _middle(r.samples, most)) for r in requests)
 
     def flush(self, force: bool) -> None:
         """Embed pending speech while a full batch is pending (all of it if ``force``)."""
