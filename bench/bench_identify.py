@@ -69,19 +69,21 @@ class Settings:
     embed: float
     seg_threads: int
     gate: bool
+    ahead: bool = True
 
     def label(self) -> str:
         return (f"step {self.step:g} s, CAM++ {self.embed:g} s, seg {self.seg_threads} thr, "
-                f"gate {'on' if self.gate else 'off'}")
+                f"gate {'on' if self.gate else 'off'}, segment ahead {'on' if self.ahead else 'off'}")
 
 
-OLD = Settings(step=7.5, embed=3.0, seg_threads=2, gate=False)
+OLD = Settings(step=7.5, embed=3.0, seg_threads=2, gate=False, ahead=False)
 """The pipeline's settings before the speed work of issue 15."""
 NEW = Settings(
     step=identify_module.CHUNK_STEP_SECONDS,
     embed=embedding_stage.EMBED_SECONDS,
     seg_threads=min(segmentation.THREADS, os.cpu_count() or 1),
     gate=segment_stage.ENERGY_GATE,
+    ahead=segment_stage.SEGMENT_AHEAD,
 )
 """The current defaults."""
 
@@ -91,15 +93,16 @@ def applied(s: Settings) -> Iterator[Any]:
     """Run the pipeline with ``s`` (module constants patched, restored after); yields the
     segmenter to pass to identify()."""
     saved = (identify_module.CHUNK_STEP_SECONDS, embedding_stage.EMBED_SECONDS,
-             segment_stage.ENERGY_GATE)
+             segment_stage.ENERGY_GATE, segment_stage.SEGMENT_AHEAD)
     identify_module.CHUNK_STEP_SECONDS = s.step
     embedding_stage.EMBED_SECONDS = s.embed
     segment_stage.ENERGY_GATE = s.gate
+    segment_stage.SEGMENT_AHEAD = s.ahead
     try:
         yield default_segmenter(s.seg_threads)
     finally:
         (identify_module.CHUNK_STEP_SECONDS, embedding_stage.EMBED_SECONDS,
-         segment_stage.ENERGY_GATE) = saved
+         segment_stage.ENERGY_GATE, segment_stage.SEGMENT_AHEAD) = saved
 
 
 class _Timed:

@@ -165,7 +165,7 @@ class Segmenter:
 
 _lock = threading.Lock()
 
-THREADS = 2
+THREADS = 1
 """Default intra-op threads of the segmentation session (at most the cores)."""
 
 

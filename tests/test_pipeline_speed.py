@@ -3,9 +3,14 @@ chunks from the segmentation model, and the CAM++ window cap of the embedding st
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
+from engine.errors import Cancelled, ValidationError
+from engine.jobs import CancelToken
 from engine.pipeline import embedding, linking, runtime, segment, source
 from engine.segmentation import CHUNK_FRAMES, CHUNK_SAMPLES
 from tests import _helpers_identify as H
@@ -86,3 +91,71 @@ def test_unit_embedder_embeds_the_middle_of_long_speech(monkeypatch, cap):
     r = emb.result(units, 2)
     assert r.clean.tolist() == [3.0, 0.5]  # the stretch the voiceprint model reads is unchanged
     assert [loc.samples for loc in r.locs] == [48000, 8000]
+
+
+class _SlowSegmenter(_CountingSegmenter):
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.started = threading.Event()
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        self.started.set()
+        time.sleep(self.delay)
+        return super().run(x)
+
+
+def _batches(n: int) -> list[list[source.Chunk]]:
+    loud = _noise(-30)
+    return [[source.Chunk(i, loud, i == n - 1, CHUNK_SAMPLES)] for i in range(n)]
+
+
+@pytest.mark.parametrize("ahead", [True, False])
+def test_segment_ahead_keeps_order_and_runs_one_batch_ahead(monkeypatch, ahead):
+    monkeypatch.setattr(segment, "SEGMENT_AHEAD", ahead)
+    seg = _CountingSegmenter()
+    pulled = []
+
+    def batches():
+        for b in _batches(4):
+            pulled.append(b[0].start)
+            yield b
+
+    out = []
+    pulled_at_yield = []
+    for chunks, act in segment.segment_ahead(batches(), seg, runtime.Pacer(1.5, 1, 1),
+                                             lambda: None):
+        pulled_at_yield.append(len(pulled))
+        out.append(chunks[0].start)
+        assert act.shape == (1, CHUNK_FRAMES, 3) and act[0, :, 0].all()
+    assert out == [0, 1, 2, 3] and seg.rows == 4
+    # ahead: batch k is handed over once batch k + 1 is on its way to the model
+    assert pulled_at_yield == ([2, 3, 4, 4] if ahead else [1, 2, 3, 4])
+
+
+def test_segment_ahead_cancel_does_not_wait_for_the_running_batch():
+    seg = _SlowSegmenter(2.0)
+    token = CancelToken()
+
+    def cancel_when_started() -> None:
+        seg.started.wait(30)
+        token.cancel()
+
+    threading.Thread(target=cancel_when_started, daemon=True).start()
+    t0 = time.perf_counter()
+    gen = segment.segment_ahead(_batches(3), seg, runtime.Pacer(1.5, 1, 1),
+                                runtime.Checker(token))
+    with pytest.raises(Cancelled):
+        for _ in gen:
+            pass
+    assert seg.started.is_set() and seg.rows == 0  # raised before the first batch ended
+    assert time.perf_counter() - t0 < 30
+
+
+def test_segment_ahead_passes_model_errors_on():
+    class Broken:
+        def run(self, x: np.ndarray) -> np.ndarray:
+            raise ValidationError("bad chunk", location="chunks")
+
+    with pytest.raises(ValidationError):
+        list(segment.segment_ahead(_batches(2), Broken(), runtime.Pacer(1.5, 1, 1), lambda: None))

@@ -23,7 +23,9 @@ from engine.segments import readonly
 EMBED_SECONDS = 3.0
 """Most speech (seconds, the middle of the unit's chosen stretch) the diarization encoder
 embeds per unit. The cost of CAM++ is linear in it; the voiceprint model still reads the
-whole stretch (:mod:`engine.pipeline.cluster_voiceprint`)."""
+whole stretch (:mod:`engine.pipeline.cluster_voiceprint`). 3 s is all of it: 2 s cut
+CAM++'s work by 28 % with the same dev-set scores, but split the pyannote sample into
+3 speakers (DER 6.9 % to 22 %; ``bench/bench_identify.py --sweep`` and issue 15)."""
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

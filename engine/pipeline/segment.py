@@ -10,12 +10,13 @@ first could not save time.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 
 import numpy as np
 
-from engine.pipeline.runtime import ModelWorker, Pacer
+from engine.pipeline.runtime import CANCEL_POLL_S, ModelWorker, Pacer
 from engine.pipeline.source import Chunk
 from engine.segmentation import (
     CHUNK_FRAMES,
@@ -36,6 +37,9 @@ GATE_FRAME = 512
 ENERGY_GATE = True
 """Skip quiet chunks (:func:`quiet_chunks`); False: only near-digital silence
 (peak under :data:`SILENCE_PEAK`) is skipped, as before."""
+
+SEGMENT_AHEAD = True
+"""Segment the next batch while the current one is embedded (:func:`segment_ahead`)."""
 
 
 def quiet_chunks(x: np.ndarray) -> np.ndarray:
@@ -85,3 +89,56 @@ def segment_chunks(
         valid = min(CHUNK_FRAMES, max(0, (c.valid - FRAME_SIZE) // FRAME_STEP + 1))
         act[valid:] = 0
     return a
+
+
+def segment_ahead(
+    batches: Iterable[list[Chunk]],
+    segmenter: Segmenter,
+    pace: Pacer,
+    check: Callable[[], None],
+) -> Generator[tuple[list[Chunk], np.ndarray], None, None]:
+    """``(chunks, activity)`` of each batch, segmenting the next batch on a background
+    thread while the caller links and embeds the current one.
+
+    Segmentation and the diarization encoder then run at the same time on different
+    cores instead of taking turns. At most two batches are in flight (one when
+    :data:`SEGMENT_AHEAD` is False: each batch is segmented, then handed over). ``check`` is
+    polled every :data:`~engine.pipeline.runtime.CANCEL_POLL_S` while waiting; when
+    the caller stops (a cancel, an error), the batch in flight finishes in the
+    background and is dropped.
+
+    Args:
+        batches: lists of chunks, in order (read on the caller's thread).
+        segmenter, pace: as for :func:`segment_chunks`.
+        check: raises when the job is cancelled.
+
+    Yields:
+        each batch with its uint8 ``(len(batch), CHUNK_FRAMES, NUM_LOCAL_SPEAKERS)``
+        activity (:func:`segment_chunks`).
+    """
+    inline = ModelWorker(None)
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="segment")
+    pending: list[tuple[list[Chunk], concurrent.futures.Future[np.ndarray]]] = []
+    try:
+        for batch in batches:
+            check()
+            pending.append((batch, pool.submit(segment_chunks, batch, segmenter, inline, pace)))
+            if len(pending) > (1 if SEGMENT_AHEAD else 0):
+                yield _wait(pending.pop(0), check)
+        while pending:
+            yield _wait(pending.pop(0), check)
+    finally:
+        for _, fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=False)
+
+
+def _wait(
+    item: tuple[list[Chunk], concurrent.futures.Future[np.ndarray]], check: Callable[[], None]
+) -> tuple[list[Chunk], np.ndarray]:
+    batch, fut = item
+    while True:
+        try:
+            return batch, fut.result(timeout=CANCEL_POLL_S)
+        except concurrent.futures.TimeoutError:
+            check()
