@@ -11,13 +11,15 @@ The pipeline has the shape of pyannote's speaker-diarization-3.x:
    co-activates with on the frames both chunks see (pyannote 2.x "stitching"), so
    a *unit* follows one voice across chunks. Each unit gets ONE embedding, from the
    chunk where it has the most non-overlapped speech (gathered, at most
-   :data:`MAX_EMBED_SECONDS`; overlapped speech only when there is too little
+   :data:`MAX_EMBED_SECONDS`, of which CAM++ embeds the middle
+   :data:`engine.pipeline.embedding.EMBED_SECONDS`; overlapped speech only when there is too little
    clean speech); units reaching :data:`UNIT_MAX_SECONDS` start a new one. The
    embeddings come from the *diarization encoder*, CAM++ (:mod:`engine.campp`),
    which costs about a quarter of ECAPA per second of audio: a conversation has
    ~750 pause-delimited units per hour, and embedding all of them with ECAPA would
    alone take over 100 s per hour on two cores. Chunks whose peak is under
-   -60 dBFS are not segmented.
+   -60 dBFS, or none of whose 32 ms frames reaches -60 dBFS RMS, are not segmented;
+   the next batch of chunks is segmented on another thread while this one is embedded.
 3. **Clustering** of the recording's own speakers: average-linkage agglomerative
    clustering on cosine distance (threshold: the diarization encoder's
    ``cluster_distance``, else :data:`CLUSTER_DISTANCE`), or cut at a given number
@@ -86,7 +88,7 @@ from engine.pipeline.linking import UnitLinker, Units
 from engine.pipeline.reconstruction import chunk_offsets, frame_count, reconstruct, run_tables
 from engine.pipeline.result import MAX_MATCHES, ClusterInfo, IdentificationResult
 from engine.pipeline.runtime import Checker, ModelWorker, Pacer
-from engine.pipeline.segment import segment_chunks
+from engine.pipeline.segment import segment_ahead
 from engine.pipeline.source import (
     Chunk,
     CountingBlocks,
@@ -115,7 +117,10 @@ CHUNK_STEP_SECONDS = 7.5
 """Step between 10 s segmentation chunks. pyannote uses 1 s; here each frame is seen by
 one or two chunks, and consecutive chunks share 2.5 s (148 frames) on which their local
 speakers are linked. Against 5 s it saves a third of the segmentation time (about 8 s
-per hour of audio) with the same DER on the dev set (bench/bench_accuracy.py)."""
+per hour of audio) with the same DER on the dev set (bench/bench_accuracy.py). Longer
+steps (8.5, 9.5 s: 10-18 % fewer chunks) and shorter CAM++ windows were measured with
+``bench/bench_identify.py --sweep`` (issue 15): the dev set's scores moved both ways, and
+the pyannote sample's DER rose (6.9 % to 10-13 %), so both stay."""
 _BATCH_TARGET_S = 1.5
 """Wall time per model call: ECAPA costs ~1.5-2x less per second of audio in batches
 of several windows than one by one. Calls run on a worker thread while the caller
@@ -213,29 +218,33 @@ def _first_pass(
     work = ModelWorker(cancel)
     embedder = UnitEmbedder(dia, work, emb_pace, check)
 
-    def handle(chunks: list[Chunk]) -> None:
-        check()
-        acts = segment_chunks(chunks, segmenter, work, seg_pace)
-        for c, act in zip(chunks, acts, strict=True):
-            embedder.submit(linker.add(c.samples, act))
-        embedder.flush(False)
-
-    batch: list[Chunk] = []
     counted = CountingBlocks(blocks)
-    try:
+
+    def batches() -> Iterator[list[Chunk]]:
+        batch: list[Chunk] = []
         for item in iter_chunks(counted, step):
             batch.append(item)
             if len(batch) >= seg_pace.size or item.is_last:
-                handle(batch)
+                yield batch
                 batch = []
-                if n_chunks_est:
-                    frac = min(0.85, 0.85 * linker.chunks_seen / n_chunks_est)
-                    progress(frac, "Segmenting and embedding")
         if batch:
-            handle(batch)
+            yield batch
+
+    # the next batch is segmented on another thread while this one is linked and embedded
+    ahead = segment_ahead(batches(), segmenter, seg_pace, check)
+    try:
+        for chunks, acts in ahead:
+            check()
+            for c, act in zip(chunks, acts, strict=True):
+                embedder.submit(linker.add(c.samples, act))
+            embedder.flush(False)
+            if n_chunks_est:
+                frac = min(0.85, 0.85 * linker.chunks_seen / n_chunks_est)
+                progress(frac, "Segmenting and embedding")
         embedder.submit(linker.finish())
         embedder.flush(True)
     finally:
+        ahead.close()
         work.close()
     units = linker.units()
     return units, embedder.result(units, dim), counted.total

@@ -165,6 +165,9 @@ class Segmenter:
 
 _lock = threading.Lock()
 
+THREADS = 1
+"""Default intra-op threads of the segmentation session (at most the cores)."""
+
 
 @functools.lru_cache(maxsize=4)
 def _cached(threads: int) -> Segmenter:
@@ -172,7 +175,8 @@ def _cached(threads: int) -> Segmenter:
 
 
 def default_segmenter(threads: int | None = None) -> Segmenter:
-    """A cached :class:`Segmenter` on the packaged model (``threads`` default: up to 2)."""
-    n = threads if threads is not None else min(2, os.cpu_count() or 1)
+    """A cached :class:`Segmenter` on the packaged model (``threads`` default:
+    :data:`THREADS`, at most the cores)."""
+    n = threads if threads is not None else min(THREADS, os.cpu_count() or 1)
     with _lock:
         return _cached(max(1, int(n)))

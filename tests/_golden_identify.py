@@ -9,6 +9,7 @@ bounds, labels, scores, the confidence track, speaker curves and cluster info.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 from collections.abc import Callable
@@ -115,10 +116,13 @@ def snapshot(r: Any) -> dict[str, Any]:
 
 
 def record(path: Path = GOLDEN) -> None:
+    """Write the golden file with the decision rules the test uses (the legacy ones)."""
     from engine.encoder import default_encoder
     from engine.identify import identify
+    from engine.pipeline.decision import LEGACY_DECISIONS
 
     enc = default_encoder()
+    identify = functools.partial(identify, decisions=LEGACY_DECISIONS)
     out = {name: snapshot(fn(identify)) for name, fn in cases(enc).items()}
     with gzip.open(path, "wt", encoding="utf-8") as f:
         json.dump(out, f)
