@@ -224,8 +224,12 @@ def main() -> None:
     ap.add_argument("--devset", choices=("full", "mini"), default=None,
                     help="use bench/devset.py's dev set instead of the tests/data material")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--grid", action="store_true", help="also sweep margin x AS-Norm threshold")
+    ap.add_argument("--grid", action="store_true", help="also sweep the AS-Norm threshold (margin off)")
     ap.add_argument("--only", default=None, help="comma-separated setting names")
+    ap.add_argument("--cluster-distance", type=float, default=None,
+                    help="CAM++ average-linkage distance (default: the model's)")
+    ap.add_argument("--part-min-seconds", type=float, default=None,
+                    help="override cluster_voiceprint.PART_MIN_SECONDS (mixed-cluster check)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="folder keeping the model outputs between runs (tuning)")
     ap.add_argument("--det", type=Path, default=None,
@@ -241,6 +245,12 @@ def main() -> None:
     enc = _Cached(default_encoder(), "embed")
     dia = _Cached(default_diarization_encoder(), "embed")
     seg = _Cached(default_segmenter(), "run")
+    if args.part_min_seconds is not None:
+        import engine.pipeline.cluster_voiceprint as cvp
+
+        cvp.PART_MIN_SECONDS = args.part_min_seconds
+    if args.cluster_distance is not None:
+        dia.cluster_distance = args.cluster_distance
     models = {"ecapa": enc, "campp": dia, "seg": seg}
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
@@ -258,13 +268,10 @@ def main() -> None:
           "tuning half / test half (right/stranger/DER)   per kind (right/stranger)")
     settings = dict(SETTINGS)
     if args.grid:
-        for m in (0.0, 5.0, 10.0, 15.0):
-            for nt in (None, 1.5, 2.5, 3.5):
-                settings[f"margin {m:g}, norm {nt if nt is not None else 'off'}"] = (
-                    lambda c, m=m, nt=nt: Decisions(
-                        margin=m, normalisation="none" if nt is None else "asnorm",
-                        norm_threshold=nt or 0.0, cohort=c,
-                    )
+        for top in (5, 10, 20, 50):
+            for nt in (2.0, 2.5, 3.0, 3.5, 4.0):
+                settings[f"AS-Norm {nt:g} top {top}"] = (
+                    lambda c, nt=nt, top=top: Decisions(norm_threshold=nt, cohort_top=top, cohort=c)
                 )
     only = set(args.only.split(",")) if args.only else None
     last: Decisions | None = None

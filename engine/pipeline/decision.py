@@ -47,11 +47,18 @@ other enrolled voiceprints and the cohort of impostors. Off by default: on the 4
 dev set (bench/bench_decisions.py --devset full --grid) a margin of 8 or 15 cost 4-5
 points of right names and stopped no stranger (stranger-named 20.9 % -> 20.7 %)."""
 NORM_THRESHOLD = 3.5
-"""Least AS-Norm score (standard deviations above the cohort) for a name. On the dev set
-3.5 roughly halved never-enrolled speech named (20.9 % -> 12.5 %; cross-session 23.7 %
--> 9.3 %) for 84.4 % -> 80.0 % right names; 2.5 changed nothing."""
-COHORT_TOP = 50
-"""AS-Norm's adaptive cohort: the most similar this many cohort voiceprints."""
+"""Least AS-Norm score (standard deviations above the cohort) for a name. Chosen with
+:data:`COHORT_TOP` on the 41-speaker dev set with the shipped cohort
+(``python bench/bench_decisions.py --devset full --conversations 16 --grid``, 28
+conversations): 3.5 over the 5 closest cohort members gives right 80.2 % / strangers
+named 5.4 % (tuning half 81.2 / 5.9, test half 79.0 / 4.9), against 84.6 / 12.8 for
+the one-to-one rule alone; 3.0 left 10.7 % strangers named, 4.0 cost 2 points of right
+names and stopped no more strangers."""
+COHORT_TOP = 5
+"""AS-Norm's adaptive cohort: the most similar this many cohort voiceprints (impostors
+and other enrolled voiceprints). With 50 (all of a ~40-voice cohort) the spread came
+from far-away voices, and adding the shipped cohort made things worse (strangers named
+6.8 % -> 10.8 %); 5 and 10 use only the voices that compete with the cluster."""
 MIN_COHORT = 8
 """With fewer cohort voiceprints than this the normalisation is not computed (the
 rule then does not apply; the margin rule still does)."""
@@ -69,6 +76,7 @@ class Decisions:
         norm_threshold: least AS-Norm score for a name (:data:`NORM_THRESHOLD`).
         margin: points the chosen voiceprint must lead by (:data:`MARGIN`; 0 = off).
         split_mixed: split clusters that mix an enrolled person with someone else.
+        cohort_top: AS-Norm's adaptive cohort size (:data:`COHORT_TOP`).
         legacy: the single one-to-one Hungarian assignment of the first pipeline
             (overrides everything else; the golden test uses it).
         cohort: float32 ``(M, d)`` impostor voiceprints, or None for the shipped cohort
@@ -80,6 +88,7 @@ class Decisions:
     norm_threshold: float = NORM_THRESHOLD
     margin: float = MARGIN
     split_mixed: bool = True
+    cohort_top: int = COHORT_TOP
     legacy: bool = False
     cohort: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -278,7 +287,7 @@ def decide(
         to_scores(to_score, cents @ voiceprints.T) if (k and v) else np.zeros((k, v), np.float32)
     )
     norm = (
-        as_norm(cents, voiceprints, cohort)
+        as_norm(cents, voiceprints, cohort, top=rules.cohort_top)
         if (rules.normalisation == "asnorm" and k and v)
         else None
     )
@@ -314,7 +323,7 @@ def decide(
         np.add.at(summed, new_index, cents.astype(np.float64))
         cents2 = normalize_rows(summed)
         scores2 = to_scores(to_score, cents2 @ voiceprints.T)
-        norm2 = as_norm(cents2, voiceprints, cohort) if norm is not None else None
+        norm2 = as_norm(cents2, voiceprints, cohort, top=rules.cohort_top) if norm is not None else None
         cb2 = (
             to_scores(to_score, (cents2 @ cohort.T).max(axis=1))
             if cohort.shape[0]
