@@ -70,6 +70,19 @@ class _Cached:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
+    def load(self, path: Path) -> None:
+        """Add the outputs saved by :meth:`save` (same model, same windows)."""
+        if path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                for k, v in zip(z["keys"], z["values"], strict=True):
+                    self._cache[bytes(k)] = v
+
+    def save(self, path: Path) -> None:
+        if self._cache:
+            keys = list(self._cache)
+            np.savez(path, keys=np.array(keys, dtype="S20"),
+                     values=np.stack([self._cache[k] for k in keys]))
+
     def _key(self, row: np.ndarray) -> bytes:
         return hashlib.sha1(np.ascontiguousarray(row).tobytes()).digest()
 
@@ -211,19 +224,38 @@ def main() -> None:
     ap.add_argument("--devset", choices=("full", "mini"), default=None,
                     help="use bench/devset.py's dev set instead of the tests/data material")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--grid", action="store_true", help="also sweep margin x AS-Norm threshold")
+    ap.add_argument("--grid", action="store_true", help="also sweep the AS-Norm threshold (margin off)")
     ap.add_argument("--only", default=None, help="comma-separated setting names")
+    ap.add_argument("--cluster-distance", type=float, default=None,
+                    help="CAM++ average-linkage distance (default: the model's)")
+    ap.add_argument("--part-min-seconds", type=float, default=None,
+                    help="override cluster_voiceprint.PART_MIN_SECONDS (mixed-cluster check)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="folder keeping the model outputs between runs (tuning)")
+    ap.add_argument("--det", type=Path, default=None,
+                    help="sweep the threshold for the last setting run and write the "
+                         "right-name vs stranger-named curve (DET) as this PNG")
     args = ap.parse_args()
 
     from engine.campp import default_diarization_encoder
     from engine.encoder import default_encoder
-    from engine.identify import identify
     from engine.pipeline.cohort import load_cohort
     from engine.segmentation import default_segmenter
 
     enc = _Cached(default_encoder(), "embed")
     dia = _Cached(default_diarization_encoder(), "embed")
     seg = _Cached(default_segmenter(), "run")
+    if args.part_min_seconds is not None:
+        import engine.pipeline.cluster_voiceprint as cvp
+
+        cvp.PART_MIN_SECONDS = args.part_min_seconds
+    if args.cluster_distance is not None:
+        dia.cluster_distance = args.cluster_distance
+    models = {"ecapa": enc, "campp": dia, "seg": seg}
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
+        for key, m in models.items():
+            m.load(args.cache / f"{key}.npz")
     cohort = load_cohort(args.cohort)[0] if args.cohort else None
     convs = (
         devset_convs(enc, args.devset, args.conversations, args.seed)
@@ -232,40 +264,115 @@ def main() -> None:
     )
     print(f"{len(convs)} conversations; cohort: "
           f"{'shipped/none' if cohort is None else cohort.shape[0]} voiceprints")
-    print(f"{'setting':28s} {'right %':>8s} {'stranger named %':>17s} {'DER25 %':>8s}")
+    print(f"{'setting':28s} {'right %':>8s} {'stranger named %':>17s} {'DER25 %':>8s}   "
+          "tuning half / test half (right/stranger/DER)   per kind (right/stranger)")
     settings = dict(SETTINGS)
     if args.grid:
-        for m in (0.0, 5.0, 10.0, 15.0):
-            for nt in (None, 1.5, 2.5, 3.5):
-                settings[f"margin {m:g}, norm {nt if nt is not None else 'off'}"] = (
-                    lambda c, m=m, nt=nt: Decisions(
-                        margin=m, normalisation="none" if nt is None else "asnorm",
-                        norm_threshold=nt or 0.0, cohort=c,
-                    )
+        for top in (5, 10, 20, 50):
+            for nt in (2.0, 2.5, 3.0, 3.5, 4.0):
+                settings[f"AS-Norm {nt:g} top {top}"] = (
+                    lambda c, nt=nt, top=top: Decisions(norm_threshold=nt, cohort_top=top, cohort=c)
                 )
     only = set(args.only.split(",")) if args.only else None
+    last: Decisions | None = None
     for name, make in settings.items():
         if only is not None and name not in only:
             continue
         rules = make(cohort)
-        tot = np.zeros(4)
-        ders = []
-        per_kind: dict[str, np.ndarray] = {}
-        for c in convs:
-            r = identify(Audio(c.samples[None]), c.library, encoder=enc, diarization_encoder=dia,
-                         segmenter=seg, decisions=rules, threshold=args.threshold)
-            tot += frame_scores(c, r.turns)
-            ders.append(der25(c, r.turns))
-            kind = c.name.split(":")[0]
-            per_kind.setdefault(kind, np.zeros(4))
-            per_kind[kind] += frame_scores(c, r.turns)
-        detail = "  ".join(
-            f"{k}: {100 * v[0] / max(v[1], 1e-9):.1f}/{100 * v[2] / max(v[3], 1e-9):.1f}"
-            for k, v in per_kind.items()
-        )
-        print(f"{name:28s} {100 * tot[0] / max(tot[1], 1e-9):8.1f} "
-              f"{100 * tot[2] / max(tot[3], 1e-9):17.1f} {100 * np.mean(ders):8.1f}   {detail}",
-              flush=True)
+        last = rules
+        per = evaluate(convs, rules, args.threshold, enc, dia, seg)
+        print(f"{name:28s} {summary(per, convs, range(len(convs)))}   "
+              f"tune {summary(per, convs, range(0, len(convs), 2), short=True)}   "
+              f"test {summary(per, convs, range(1, len(convs), 2), short=True)}   "
+              f"{by_kind(per, convs)}", flush=True)
+    if args.cache:
+        for key, m in models.items():
+            m.save(args.cache / f"{key}.npz")
+    if args.det is not None and last is not None:
+        det_curve(convs, last, enc, dia, seg, args.det)
+
+
+def evaluate(
+    convs: list[Conv], rules: Decisions, threshold: float | None, enc: Any, dia: Any, seg: Any
+) -> list[tuple[np.ndarray, float]]:
+    """Per conversation: ``(frame_scores as an array, DER25)``."""
+    from engine.identify import identify
+
+    out = []
+    for c in convs:
+        r = identify(Audio(c.samples[None]), c.library, encoder=enc, diarization_encoder=dia,
+                     segmenter=seg, decisions=rules, threshold=threshold)
+        out.append((np.asarray(frame_scores(c, r.turns)), der25(c, r.turns)))
+    return out
+
+
+def summary(per: list[tuple[np.ndarray, float]], convs: list[Conv], idx: Any,
+            short: bool = False) -> str:
+    """right % / stranger-named % / DER25 % over the conversations ``idx``."""
+    idx = list(idx)
+    if not idx:
+        return "-"
+    tot = np.sum([per[i][0] for i in idx], axis=0)
+    right = 100 * tot[0] / max(tot[1], 1e-9)
+    fa = 100 * tot[2] / max(tot[3], 1e-9)
+    d = 100 * float(np.mean([per[i][1] for i in idx]))
+    if short:
+        return f"{right:.1f}/{fa:.1f}/{d:.1f}"
+    return f"{right:8.1f} {fa:17.1f} {d:8.1f}"
+
+
+def by_kind(per: list[tuple[np.ndarray, float]], convs: list[Conv]) -> str:
+    kinds: dict[str, np.ndarray] = {}
+    for (v, _), c in zip(per, convs, strict=True):
+        k = c.name.split(":")[0]
+        kinds[k] = kinds.get(k, np.zeros(4)) + v
+    return "  ".join(
+        f"{k}: {100 * v[0] / max(v[1], 1e-9):.1f}/{100 * v[2] / max(v[3], 1e-9):.1f}"
+        for k, v in kinds.items()
+    )
+
+
+DET_THRESHOLDS = (20.0, 30.0, 40.0, 45.0, 50.0, 55.0, 60.0, 70.0, 80.0)
+
+
+def det_curve(convs: list[Conv], rules: Decisions, enc: Any, dia: Any, seg: Any,
+              png: Path) -> list[tuple[float, float, float, float]]:
+    """Right-name % and stranger-named % at :data:`DET_THRESHOLDS` (0-100 score); prints
+    the table and writes the curve (miss % = 100 - right % against stranger-named %)."""
+    rows = []
+    print(f"\n{'threshold':>9s} {'right %':>8s} {'stranger named %':>17s} {'DER25 %':>8s}")
+    for t in DET_THRESHOLDS:
+        per = evaluate(convs, rules, t, enc, dia, seg)
+        tot = np.sum([p[0] for p in per], axis=0)
+        right = 100 * tot[0] / max(tot[1], 1e-9)
+        fa = 100 * tot[2] / max(tot[3], 1e-9)
+        d = 100 * float(np.mean([p[1] for p in per]))
+        rows.append((t, right, fa, d))
+        print(f"{t:9.0f} {right:8.1f} {fa:17.1f} {d:8.1f}", flush=True)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no PNG written")
+        return rows
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=110)
+    miss = [100 - r[1] for r in rows]
+    fas = [r[2] for r in rows]
+    ax.plot(fas, miss, "o-")
+    for (t, _r, _f, _d), x, y in zip(rows, fas, miss, strict=True):
+        ax.annotate(f"{t:.0f}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("never-enrolled speech given a library name (%)")
+    ax.set_ylabel("enrolled speech not given its name (%)")
+    ax.set_title("Identification trade-off on the dev set (labels: threshold)")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png)
+    plt.close(fig)
+    print(f"DET curve written to {png}")
+    return rows
 
 
 if __name__ == "__main__":

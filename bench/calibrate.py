@@ -122,7 +122,16 @@ def main() -> None:
         help="ecapa: the voiceprint model (engine/calibration.py);\n"
         "campp: the diarization model (engine/campp.py MEMBERSHIP_COSINE)",
     )
+    ap.add_argument(
+        "--devset", choices=("full", "mini"), default=None,
+        help="identification operating point on bench/devset.py's dev set instead:\n"
+        "held-out speech of enrolled speakers (same and other sessions) and of\n"
+        "never-enrolled speakers against the enrollment voiceprints",
+    )
     args = ap.parse_args()
+    if args.devset:
+        devset_operating_point(args.devset, args.seconds)
+        return
 
     t0 = time.perf_counter()
     if args.encoder == "campp":
@@ -189,6 +198,53 @@ def main() -> None:
             f"(n={sc.size}, {len(who)} speakers); diff mean {dc.mean():.3f} p95 {np.percentile(dc, 95):.3f} "
             f"max {dc.max():.3f} (n={dc.size})"
         )
+
+
+def devset_operating_point(which: str, seconds: float) -> None:
+    """Target / non-target cosines of held-out ``seconds`` segments against the
+    enrollment voiceprints of the dev set, and the thresholds they imply.
+
+    Target: a segment of an enrolled speaker against its own voiceprint (split by same
+    session as the enrollment or another). Non-target: a never-enrolled speaker's
+    segment against its best-matching voiceprint (what names a stranger), and an
+    enrolled speaker's segment against the best other voiceprint."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from devset import load
+
+    ds = load(which)
+    enc = default_encoder()
+    names = list(ds.enrolled)
+    V = np.stack([enc.embed(ds.enrollment(s)[None])[0] for s in names])
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    segs, spk, ses = ds.segments(seconds, held_out=True)
+    e = enc.embed(segs)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    cos = e @ V.T
+    tgt_same, tgt_other, impostor, stranger = [], [], [], []
+    for i, (s, sess) in enumerate(zip(spk, ses, strict=True)):
+        if s in names:
+            j = names.index(s)
+            home = ds.speakers[s].enroll_session == sess
+            (tgt_same if home else tgt_other).append(cos[i, j])
+            impostor.append(np.delete(cos[i], j).max())
+        else:
+            stranger.append(cos[i].max())
+    print(f"dev set '{which}': {len(names)} enrolled, {len(ds.strangers)} never enrolled; "
+          f"{len(segs)} held-out {seconds:g} s segments")
+    t_all = np.array(tgt_same + tgt_other)
+    st = np.array(stranger)
+    describe("target, same session", np.array(tgt_same))
+    describe("target, other session", np.array(tgt_other))
+    describe("stranger, best voiceprint", st)
+    describe("enrolled, best other voiceprint", np.array(impostor))
+    rate, thr = eer(t_all, st)
+    print(f"  EER (targets vs strangers' best) {100 * rate:.1f} % at cosine {thr:.3f}")
+    from engine.calibration import cosine_to_score
+
+    for fa in (10.0, 5.0, 2.0, 1.0):
+        c = float(np.percentile(st, 100 - fa))
+        print(f"  strangers named {fa:4.1f} % at cosine {c:.3f} (score {cosine_to_score(c):5.1f}): "
+              f"targets kept {100 * float((t_all >= c).mean()):5.1f} %")
 
 
 if __name__ == "__main__":

@@ -47,11 +47,18 @@ other enrolled voiceprints and the cohort of impostors. Off by default: on the 4
 dev set (bench/bench_decisions.py --devset full --grid) a margin of 8 or 15 cost 4-5
 points of right names and stopped no stranger (stranger-named 20.9 % -> 20.7 %)."""
 NORM_THRESHOLD = 3.5
-"""Least AS-Norm score (standard deviations above the cohort) for a name. On the dev set
-3.5 roughly halved never-enrolled speech named (20.9 % -> 12.5 %; cross-session 23.7 %
--> 9.3 %) for 84.4 % -> 80.0 % right names; 2.5 changed nothing."""
-COHORT_TOP = 50
-"""AS-Norm's adaptive cohort: the most similar this many cohort voiceprints."""
+"""Least AS-Norm score (standard deviations above the cohort) for a name. Chosen with
+:data:`COHORT_TOP` on the 41-speaker dev set with the shipped cohort
+(``python bench/bench_decisions.py --devset full --conversations 16 --grid``, 28
+conversations): 3.5 over the 5 closest cohort members gives right 80.2 % / strangers
+named 5.4 % (tuning half 81.2 / 5.9, test half 79.0 / 4.9), against 84.6 / 12.8 for
+the one-to-one rule alone; 3.0 left 10.7 % strangers named, 4.0 cost 2 points of right
+names and stopped no more strangers."""
+COHORT_TOP = 5
+"""AS-Norm's adaptive cohort: the most similar this many cohort voiceprints (impostors
+and other enrolled voiceprints). With 50 (all of a ~40-voice cohort) the spread came
+from far-away voices, and adding the shipped cohort made things worse (strangers named
+6.8 % -> 10.8 %); 5 and 10 use only the voices that compete with the cluster."""
 MIN_COHORT = 8
 """With fewer cohort voiceprints than this the normalisation is not computed (the
 rule then does not apply; the margin rule still does)."""
@@ -69,6 +76,7 @@ class Decisions:
         norm_threshold: least AS-Norm score for a name (:data:`NORM_THRESHOLD`).
         margin: points the chosen voiceprint must lead by (:data:`MARGIN`; 0 = off).
         split_mixed: split clusters that mix an enrolled person with someone else.
+        cohort_top: AS-Norm's adaptive cohort size (:data:`COHORT_TOP`).
         legacy: the single one-to-one Hungarian assignment of the first pipeline
             (overrides everything else; the golden test uses it).
         cohort: float32 ``(M, d)`` impostor voiceprints, or None for the shipped cohort
@@ -80,6 +88,7 @@ class Decisions:
     norm_threshold: float = NORM_THRESHOLD
     margin: float = MARGIN
     split_mixed: bool = True
+    cohort_top: int = COHORT_TOP
     legacy: bool = False
     cohort: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -278,7 +287,7 @@ def decide(
         to_scores(to_score, cents @ voiceprints.T) if (k and v) else np.zeros((k, v), np.float32)
     )
     norm = (
-        as_norm(cents, voiceprints, cohort)
+        as_norm(cents, voiceprints, cohort, top=rules.cohort_top)
         if (rules.normalisation == "asnorm" and k and v)
         else None
     )
@@ -288,51 +297,13 @@ def decide(
         else np.zeros(k, np.float32)
     )
     marg = margins(scores, cohort_best) if (k and v) else np.zeros((k, v), np.float32)
-    ok = scores >= float(threshold)
-    reason = np.full((k, v), "named", dtype=object)
-    reason[~ok] = "below-threshold"
-    if rules.margin > 0:
-        bad = ok & (marg < rules.margin)
-        reason[bad] = "not-distinct"
-        ok &= ~bad
-    if norm is not None:
-        bad = ok & (norm < rules.norm_threshold)
-        reason[bad] = "not-normalised"
-        ok &= ~bad
+    ok, reason = eligible(scores, norm, marg, threshold=threshold, rules=rules)
 
-    assigned = np.full(k, -1, dtype=np.int64)
-    taken_by: dict[int, list[int]] = {}
-    why_code = ["below-threshold"] * k
-    for i in range(k):
-        if v:
-            j = int(np.argmax(scores[i]))
-            why_code[i] = str(reason[i, j])
-    if k and v:
-        if rules.merge_disjoint:
-            # best pairs first; a name goes to every cluster that does not overlap its holders
-            pairs = sorted(
-                ((float(scores[i, j]), i, j) for i in range(k) for j in range(v) if ok[i, j]),
-                reverse=True,
-            )
-            for _s, i, j in pairs:
-                if assigned[i] >= 0:
-                    continue
-                holders = taken_by.get(j, [])
-                if any(overlap[i, h] for h in holders):
-                    why_code[i] = "taken"
-                    continue
-                assigned[i] = j
-                taken_by.setdefault(j, []).append(i)
-                why_code[i] = "named" if not holders else "merged"
-        else:
-            rows, cols = _hungarian(np.where(ok, scores, -1.0))
-            for r, c in zip(rows, cols, strict=True):
-                if ok[r, c]:
-                    assigned[r] = c
-                    why_code[r] = "named"
-            for i in range(k):
-                if assigned[i] < 0 and ok[i].any():
-                    why_code[i] = "taken"
+    why_code = [str(reason[i, int(np.argmax(scores[i]))]) if v else "below-threshold"
+                for i in range(k)]
+    assigned, taken_by = assign_names(
+        scores, ok, overlap, merge_disjoint=rules.merge_disjoint, codes=why_code
+    )
 
     # merge the clusters sharing a name into the first of them
     new_index = np.arange(k, dtype=np.int64)
@@ -352,7 +323,7 @@ def decide(
         np.add.at(summed, new_index, cents.astype(np.float64))
         cents2 = normalize_rows(summed)
         scores2 = to_scores(to_score, cents2 @ voiceprints.T)
-        norm2 = as_norm(cents2, voiceprints, cohort) if norm is not None else None
+        norm2 = as_norm(cents2, voiceprints, cohort, top=rules.cohort_top) if norm is not None else None
         cb2 = (
             to_scores(to_score, (cents2 @ cohort.T).max(axis=1))
             if cohort.shape[0]
@@ -372,6 +343,98 @@ def decide(
     a = Assignment(readonly(scores2), readonly(assigned2), readonly(np.asarray(ref, np.int64)))
     why = tuple(_why(scores2, norm2, marg2, i, codes2[i]) for i in range(k2))
     return Decision(a, readonly(new_index), cents2, why)
+
+
+def eligible(
+    scores: np.ndarray,
+    norm: np.ndarray | None,
+    marg: np.ndarray | None,
+    *,
+    threshold: float,
+    rules: Decisions,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which cluster x voiceprint pairs may take the name, and why not.
+
+    Args:
+        scores: float ``(K, V)`` 0-100; norm: float ``(K, V)`` AS-Norm scores (NaN:
+            unknown, which fails the rule) or None (rule off); marg: float ``(K, V)``
+            margins or None (rule off).
+
+    Returns:
+        ``(ok bool (K, V), reason object (K, V))`` with reasons ``named``,
+        ``below-threshold``, ``not-distinct``, ``not-normalised``.
+    """
+    ok = scores >= float(threshold)
+    reason = np.full(scores.shape, "named", dtype=object)
+    reason[~ok] = "below-threshold"
+    if rules.margin > 0 and marg is not None:
+        bad = ok & (marg < rules.margin)
+        reason[bad] = "not-distinct"
+        ok &= ~bad
+    if norm is not None:
+        bad = ok & ~(np.nan_to_num(norm, nan=-np.inf) >= rules.norm_threshold)
+        reason[bad] = "not-normalised"
+        ok &= ~bad
+    return ok, reason
+
+
+def assign_names(
+    scores: np.ndarray,
+    ok: np.ndarray,
+    overlap: np.ndarray,
+    *,
+    merge_disjoint: bool,
+    codes: list[str] | None = None,
+) -> tuple[np.ndarray, dict[int, list[int]]]:
+    """Give the clusters names: the one assignment rule of :func:`decide` and of
+    :func:`engine.decide.decide` (the window's threshold slider), so both agree.
+
+    With ``merge_disjoint``, the best ``ok`` pairs go first and a name goes to every
+    cluster that does not overlap (``overlap``) a cluster already holding it; without,
+    one optimal one-to-one assignment over the ``ok`` pairs.
+
+    Args:
+        scores: float ``(K, V)`` 0-100 scores; ok: bool ``(K, V)`` pairs that pass the
+            rules (threshold, AS-Norm, margin); overlap: bool ``(K, K)``.
+        codes: per cluster, its reason code, updated in place (``named``, ``merged``,
+            ``taken``).
+
+    Returns:
+        ``(assigned int64 (K,) voiceprint per cluster or -1, {voiceprint: clusters
+        holding it, in the order they took it})``.
+    """
+    k, v = scores.shape
+    assigned = np.full(k, -1, dtype=np.int64)
+    taken_by: dict[int, list[int]] = {}
+    codes = codes if codes is not None else [""] * k
+    if not (k and v):
+        return assigned, taken_by
+    if merge_disjoint:
+        pairs = sorted(
+            ((float(scores[i, j]), i, j) for i in range(k) for j in range(v) if ok[i, j]),
+            reverse=True,
+        )
+        for _s, i, j in pairs:
+            if assigned[i] >= 0:
+                continue
+            holders = taken_by.get(j, [])
+            if any(overlap[i, h] for h in holders):
+                codes[i] = "taken"
+                continue
+            assigned[i] = j
+            taken_by.setdefault(j, []).append(i)
+            codes[i] = "named" if not holders else "merged"
+    else:
+        rows, cols = _hungarian(np.where(ok, scores, -1.0))
+        for r, c in zip(rows, cols, strict=True):
+            if ok[r, c]:
+                assigned[r] = c
+                taken_by.setdefault(int(c), []).append(int(r))
+                codes[r] = "named"
+        for i in range(k):
+            if assigned[i] < 0 and ok[i].any():
+                codes[i] = "taken"
+    return assigned, taken_by
 
 
 def _hungarian(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
