@@ -18,6 +18,17 @@ from tests import _golden_identify as G
 
 pytestmark = pytest.mark.slow
 
+GOLDEN_DECISION_COSINE = 0.40
+"""engine.calibration.DECISION_COSINE when the golden file was recorded (recalibrated to
+0.43 on the 41-speaker dev set later, issue 11): scores are compared on the old scale."""
+
+
+@pytest.fixture(autouse=True)
+def _golden_calibration(monkeypatch):
+    import engine.calibration as cal
+
+    monkeypatch.setattr(cal, "DECISION_COSINE", GOLDEN_DECISION_COSINE)
+
 
 @pytest.fixture(scope="module")
 def encoder():
