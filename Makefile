@@ -71,6 +71,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 bench: setup
+	$(PIP) install -q -e '.[bench,plots]'
 	$(PY) bench/run_all.py
 
 # The desktop build uses its own venv (packaging/build/venv) with a CPU-only torch,

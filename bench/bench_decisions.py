@@ -355,7 +355,7 @@ def det_curve(convs: list[Conv], rules: Decisions, enc: Any, dia: Any, seg: Any,
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib is not installed (pip install -e '.[bench]'): no PNG written")
+        print("matplotlib is not installed (pip install -e '.[plots]'): no PNG written")
         return rows
     fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=110)
     miss = [100 - r[1] for r in rows]

@@ -278,7 +278,7 @@ def _torch_net(path: Path) -> Any:
 def _onnx_sessions(path: Path, digest: str, count: int) -> list[Any]:
     """``count`` single-threaded ONNX Runtime sessions of the network, exporting (and
     caching, hash-verified: :mod:`engine.model_cache`) the ONNX file first when needed."""
-    from engine import model_cache
+    from engine import export_process, model_cache
     from engine.onnxrt import session
     from engine.paths import cache_home
 
@@ -286,7 +286,7 @@ def _onnx_sessions(path: Path, digest: str, count: int) -> list[Any]:
     # no memory arena: activations of a batch are freed after it
     return model_cache.load(
         cache,
-        lambda dest: _export(_torch_net(path), dest),
+        lambda dest: export_process.export("campp", path, dest),  # torch in a child
         lambda p: [session(p, mem_arena=False) for _ in range(count)],
     )
 

@@ -393,9 +393,9 @@ def _onnx_session(folder: Path, threads: int | None) -> Any:
     from engine.onnxrt import session
 
     def make(dest: Path) -> None:
-        from engine.ecapa_export import export
+        from engine.export_process import export
 
-        export(_load_speechbrain(folder, None), dest)
+        export("ecapa", folder, dest)  # in a child process: torch stays out of this one
 
     intra = threads or min(2, os.cpu_count() or 1)
     return model_cache.load(
