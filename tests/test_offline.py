@@ -10,6 +10,7 @@ import pytest
 
 from engine import encoder as enc_mod
 from engine import vad
+from engine.errors import ModelUnavailable
 
 DATA = Path(__file__).parent / "data"
 
@@ -113,13 +114,13 @@ def test_onnx_encoder_is_exported_offline_and_matches_pytorch(
     cached.write_bytes(bytes(data))
     exports: list[Path] = []
 
-    def failing_export(model: object, dest: Path) -> None:
+    def failing_export(kind: str, source: Path, dest: Path) -> None:
         exports.append(dest)
-        raise RuntimeError("no export in this test")
+        raise ModelUnavailable("no export in this test")
 
-    import engine.ecapa_export
+    import engine.export_process
 
-    monkeypatch.setattr(engine.ecapa_export, "export", failing_export)
+    monkeypatch.setattr(engine.export_process, "export", failing_export)
     fallback = enc_mod.EcapaEncoder()  # the altered file is not loaded: rebuilt (here: fails)
     assert len(exports) == 1 and fallback.backend == "torch"
     assert not cached.exists()
