@@ -41,6 +41,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from engine import heavy_imports
 from engine.errors import ModelUnavailable, ValidationError
 from engine.weights import file_sha256, packaged_path
 
@@ -330,6 +331,7 @@ def _settle_lazy_modules() -> None:
 def _load_speechbrain(folder: Path, threads: int | None) -> Any:
     """``EncoderClassifier`` from a local folder, with no network access."""
     try:
+        heavy_imports.load("torch", "speechbrain.inference.speaker")
         import torch
         from speechbrain.inference.speaker import EncoderClassifier
         from speechbrain.utils.fetching import FetchConfig

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import heavy_imports
 from engine.errors import ValidationError
 from engine.jobs import CancelToken, ProgressFn
 from engine.segments import Turn
@@ -63,6 +64,12 @@ class Reference:
     def end(self) -> float:
         """The end of its last turn (s; 0 when empty)."""
         return max((t.end for t in self.turns), default=0.0)
+
+
+_SCORING_MODULES = (
+    "pyannote.core", "pyannote.metrics.diarization", "pyannote.metrics.identification",
+    "scipy.optimize",
+)
 
 
 def reference_from_turns(turns: Iterable[Turn], *, path: str = "", fmt: str = "") -> Reference:
@@ -124,6 +131,7 @@ class DiarizationScores:
 def to_annotation(turns: Iterable[Turn], uri: str = "audio") -> Any:
     """A ``pyannote.core.Annotation`` of ``turns`` (one track per turn; empty turns left
     out, as pyannote ignores them)."""
+    heavy_imports.load("pyannote.core")
     from pyannote.core import Annotation, Segment
 
     ann = Annotation(uri=uri)
@@ -181,6 +189,7 @@ def score(reference: Sequence[Turn] | Reference, hypothesis: Sequence[Turn], *,
         ValidationError: a range that ends before it starts, a negative collar.
         Cancelled: ``cancel`` was set.
     """
+    heavy_imports.load(*_SCORING_MODULES)
     from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
     from pyannote.metrics.identification import IdentificationErrorRate

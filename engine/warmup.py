@@ -41,8 +41,9 @@ def _speaker_encoder() -> None:
 
 
 def _pipeline_modules() -> None:
-    import engine.enroll  # noqa: F401
-    import engine.identify  # noqa: F401
+    from engine import heavy_imports
+
+    heavy_imports.load("engine.enroll", "engine.identify")
 
 
 STEPS: tuple[tuple[str, Callable[[], None]], ...] = (
