@@ -23,6 +23,7 @@ from engine.segmentation import (
     FRAME_SIZE,
     FRAME_STEP,
     NUM_LOCAL_SPEAKERS,
+    SAMPLE_RATE,
     Segmenter,
     powerset_to_speakers,
 )
@@ -37,6 +38,17 @@ GATE_FRAME = 512
 ENERGY_GATE = True
 """Skip quiet chunks (:func:`quiet_chunks`); False: only near-digital silence
 (peak under :data:`SILENCE_PEAK`) is skipped, as before."""
+
+QUIET_FRAME_SECONDS = 0.4
+"""Within a segmented chunk, a stretch at least this long whose every frame's RMS (over
+the frame's 62 ms receptive field) stays under :data:`QUIET_DBFS` is not speech, whatever
+the model says: segmentation-3.0 keeps one speaker active across pauses of digital
+silence (a -70 dBFS floor) and so chains two people's turns into one run, which then
+take one embedding and one name (bench/bench_decisions.py --devset full: all of the
+never-enrolled speech that took a library name did so that way). Pauses between words
+are kept as they are (shorter than this, or louder)."""
+QUIET_FRAME_GATE = True
+"""Apply :data:`QUIET_FRAME_SECONDS` (:func:`quiet_frames`)."""
 
 SEGMENT_AHEAD = True
 """Segment the next batch while the current one is embedded (:func:`segment_ahead`)."""
@@ -65,6 +77,38 @@ def quiet_chunks(x: np.ndarray) -> np.ndarray:
     return np.asarray(silent | (loudest < 10 ** (QUIET_DBFS / 10)))
 
 
+def quiet_frames(x: np.ndarray) -> np.ndarray:
+    """Which segmentation frames lie in a long quiet stretch.
+
+    Args:
+        x: float32 ``(b, CHUNK_SAMPLES)`` 16 kHz chunks.
+
+    Returns:
+        bool ``(b, CHUNK_FRAMES)``: True on frames whose receptive field's RMS is under
+        :data:`QUIET_DBFS`, in runs of at least :data:`QUIET_FRAME_SECONDS`.
+    """
+    b = x.shape[0]
+    out = np.zeros((b, CHUNK_FRAMES), dtype=bool)
+    if not QUIET_FRAME_GATE or b == 0:
+        return out
+    # mean square over each frame's receptive field, from a cumulative sum
+    sq = np.concatenate(
+        [np.zeros((b, 1)), np.cumsum(x.astype(np.float64) ** 2, axis=1)], axis=1
+    )
+    starts = np.arange(CHUNK_FRAMES) * FRAME_STEP
+    ends = np.minimum(starts + FRAME_SIZE, x.shape[1])
+    starts = np.minimum(starts, x.shape[1])
+    ms = (sq[:, ends] - sq[:, starts]) / np.maximum(ends - starts, 1)
+    quiet = ms < 10 ** (QUIET_DBFS / 10)
+    need = int(round(QUIET_FRAME_SECONDS * SAMPLE_RATE / FRAME_STEP))
+    for i in range(b):
+        d = np.diff(np.concatenate([[0], quiet[i].astype(np.int8), [0]]))
+        for a, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
+            if e - a >= need:
+                out[i, a:e] = True
+    return out
+
+
 def segment_chunks(
     chunks: Sequence[Chunk], segmenter: Segmenter, work: ModelWorker, pace: Pacer
 ) -> np.ndarray:
@@ -72,7 +116,8 @@ def segment_chunks(
 
     Chunks without speech energy (:func:`quiet_chunks`: digital silence, a bare noise
     floor) hold no speaker, so they skip the model (long silent recordings); frames past
-    the end of the audio are inactive.
+    the end of the audio are inactive, and so are long stretches of near-silence inside a
+    chunk (:func:`quiet_frames`).
 
     Returns:
         uint8 ``(len(chunks), CHUNK_FRAMES, NUM_LOCAL_SPEAKERS)``, 1 where active.
@@ -85,6 +130,7 @@ def segment_chunks(
         logp = work(segmenter.run, x[loud])
         pace.timed(int(loud.sum()), time.perf_counter() - t0)
         a[loud] = powerset_to_speakers(logp).astype(np.uint8)
+        a[loud] *= ~quiet_frames(x[loud])[:, :, None]
     for c, act in zip(chunks, a, strict=True):
         valid = min(CHUNK_FRAMES, max(0, (c.valid - FRAME_SIZE) // FRAME_STEP + 1))
         act[valid:] = 0
