@@ -3,8 +3,10 @@
 Runs :func:`engine.identify.identify` on every dev conversation under several
 :class:`engine.pipeline.decision.Decisions` settings and prints, per setting:
 
-- right-name %: speech time of enrolled speakers (single-speaker 10 ms frames) under a
-  turn with their name;
+- right-name %: speech time of enrolled speakers (single-speaker 10 ms frames with speech
+  energy: within 40 dB of the loudest, and on the dev set also speech to Silero VAD,
+  :func:`vad_frames`; ``--energy-only`` for the energy gate alone) under a turn with
+  their name;
 - stranger-named %: speech time of never-enrolled speakers under a turn with ANY library
   name (the false accepts);
 - DER with a 0.25 s collar (pyannote.metrics, overlap scored) of the labelled turns.
@@ -183,7 +185,7 @@ def builtin_convs(enc: Any, n: int) -> list[Conv]:
     return out
 
 
-def devset_convs(enc: Any, which: str, n: int, seed: int) -> list[Conv]:
+def devset_convs(enc: Any, which: str, n: int, seed: int, vad_gate: bool = True) -> list[Conv]:
     """Conversations, cross-session and split-person sets of bench/devset.py (issue 11)."""
     from devset import load
 
@@ -199,8 +201,29 @@ def devset_convs(enc: Any, which: str, n: int, seed: int) -> list[Conv]:
         ("split", ds.split_person(max(2, n // 4), seed=seed)),
     ):
         for c in convs:
-            out.append(Conv(f"{kind}:{c.name}", c.samples, tuple(c.truth), lib, names))
+            # scored on speech frames: a dev turn's truth spans the pauses between its
+            # words (digital silence), which no system should call speech
+            speech = H.speech_frames(c.samples)
+            if vad_gate:
+                speech &= vad_frames(c.samples, speech.shape[0])
+            out.append(Conv(f"{kind}:{c.name}", c.samples, tuple(c.truth), lib, names, speech))
     return out
+
+
+def vad_frames(x: np.ndarray, n: int) -> np.ndarray:
+    """bool ``(n,)`` per 10 ms frame: Silero VAD (engine/vad.py) calls most of it speech.
+
+    The energy gate alone (:func:`tests._helpers_identify.speech_frames`, 40 dB under the
+    loudest frame) counts the source recordings' own noise floor as speech: KLettres'
+    isolated letters end in 0.5-1 s of room noise at about -45 dBFS, which no diarization
+    should label (issue 11: 8 of the 34 s of enrolled "speech" without any turn were
+    such tails).
+    """
+    from engine import vad
+
+    m = vad.speech_mask(vad.speech_regions(x), x.shape[0])
+    m = np.pad(m, (0, max(0, n * 160 - m.shape[0])))[: n * 160]
+    return np.asarray(m.reshape(n, 160).mean(axis=1) > 0.5)
 
 
 SETTINGS: dict[str, Callable[[np.ndarray | None], Decisions]] = {
@@ -224,6 +247,9 @@ def main() -> None:
     ap.add_argument("--devset", choices=("full", "mini"), default=None,
                     help="use bench/devset.py's dev set instead of the tests/data material")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--energy-only", action="store_true",
+                    help="dev set: score every frame within 40 dB of the loudest (the "
+                         "measure before the Silero VAD gate; counts recordings' noise tails)")
     ap.add_argument("--grid", action="store_true", help="also sweep the AS-Norm threshold (margin off)")
     ap.add_argument("--only", default=None, help="comma-separated setting names")
     ap.add_argument("--cluster-distance", type=float, default=None,
@@ -258,7 +284,7 @@ def main() -> None:
             m.load(args.cache / f"{key}.npz")
     cohort = load_cohort(args.cohort)[0] if args.cohort else None
     convs = (
-        devset_convs(enc, args.devset, args.conversations, args.seed)
+        devset_convs(enc, args.devset, args.conversations, args.seed, not args.energy_only)
         if args.devset
         else builtin_convs(enc, args.conversations)
     )

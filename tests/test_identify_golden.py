@@ -4,7 +4,12 @@ The golden file (tests/data/identify_golden.json.gz, written by tests/_golden_id
 on the single-function identify() of commit a4b37c4) holds turn bounds, labels, scores,
 the confidence track, the speaker curves and cluster info on the real-speech dev data.
 The decision rules added later are switched off here (``decisions=LEGACY_DECISIONS``), so
-this test keeps proving the stages compute what the old function computed.
+this test keeps proving the stages compute what the old function computed. So are the
+later quiet-stretch gate of segmentation (``engine.pipeline.segment.QUIET_FRAME_GATE``),
+the shorter units of linking (``engine.pipeline.linking.UNIT_MAX_SECONDS``, 30 s then),
+the clusters of short misfit units (``engine.pipeline.clustering.MISFIT_MEMBERSHIP``, none
+then) and the longer pauses bridged inside a turn (``engine.pipeline.turns.MIN_GAP_SECONDS``,
+0.1 s then).
 """
 
 from __future__ import annotations
@@ -28,6 +33,32 @@ def _golden_calibration(monkeypatch):
     import engine.calibration as cal
 
     monkeypatch.setattr(cal, "DECISION_COSINE", GOLDEN_DECISION_COSINE)
+
+
+@pytest.fixture(autouse=True)
+def _no_quiet_gate(monkeypatch):
+    import engine.pipeline.segment as seg
+
+    monkeypatch.setattr(seg, "QUIET_FRAME_GATE", False)
+
+
+@pytest.fixture(autouse=True)
+def _long_units(monkeypatch):
+    import engine.pipeline.linking as linking
+
+    monkeypatch.setattr(linking, "UNIT_MAX_SECONDS", GOLDEN_UNIT_MAX_SECONDS)
+
+
+GOLDEN_UNIT_MAX_SECONDS = 30.0
+
+
+@pytest.fixture(autouse=True)
+def _golden_turns_and_clusters(monkeypatch):
+    import engine.pipeline.clustering as clustering
+    import engine.pipeline.turns as turns
+
+    monkeypatch.setattr(clustering, "MISFIT_MEMBERSHIP", 0.0)  # no unit scores under 0
+    monkeypatch.setattr(turns, "MIN_GAP_SECONDS", 0.1)
 
 
 @pytest.fixture(scope="module")

@@ -236,6 +236,36 @@ def test_cluster_units_lets_short_units_join_and_drops_unfit_overlap():
     assert none.k == 0 and none.labels.size == 0
 
 
+def test_cluster_units_gives_short_misfits_a_cluster_of_their_own():
+    """A fourth voice heard only in short units (isolated words, 0.8 s each) gets its own
+    cluster when together they hold MIN_CLUSTER_SECONDS; before, each unit went to the
+    nearest of the three other voices' clusters (and took its name)."""
+    rng = np.random.default_rng(1)
+    x = _three_voices(rng)
+    fourth = _unit(rng.normal(size=16))
+    words = _unit(fourth + 0.15 * rng.normal(size=(4, 16)))
+    lone = _unit(rng.normal(size=(1, 16)))  # a single stray short unit
+    x = np.concatenate([x, words, lone])
+    n3 = x.shape[0] - 5
+    clean = np.concatenate([np.full(n3, 3.0), np.full(5, 0.8)])
+    weight = np.concatenate([np.full(n3, 3.0), np.full(5, 0.8)])
+    emb = embedding.UnitEmbeddings(np.arange(x.shape[0]), x, clean, weight, ())
+
+    def member(cos):
+        return 100.0 * np.clip(np.asarray(cos), 0, 1)
+
+    c = clustering.cluster_units(emb, num=None, lo=None, hi=None, distance=0.6, membership=member)
+    assert c.k == 4
+    assert len(set(c.labels[n3:n3 + 4].tolist())) == 1 and c.labels[n3] == 3
+    assert c.labels[-1] in (0, 1, 2)  # alone it is too little: nearest cluster, as before
+    assert set(c.labels[:n3].tolist()) == {0, 1, 2}
+    # a given count or a maximum is kept
+    assert clustering.cluster_units(emb, num=None, lo=None, hi=3, distance=0.6,
+                                    membership=member).k == 3
+    assert clustering.cluster_units(emb, num=3, lo=None, hi=None, distance=0.6,
+                                    membership=member).k == 3
+
+
 # ---------------------------------------------------------------- cluster voiceprints
 
 
@@ -332,6 +362,18 @@ def test_runs_to_spans_fills_gaps_and_drops_short_turns():
     runs = (((0, 100), (100 + gap, 200), (1000, 1003)),)
     spans = turns.runs_to_spans(runs, duration=60.0)
     assert len(spans[0]) == 1  # joined across the short gap; the 3-frame turn is dropped
+
+
+def test_runs_to_spans_bridges_pauses_between_words_only():
+    def f(t: float) -> int:
+        return int(round(t / FRAME_STEP_S))
+
+    # words with 0.3 s pauses, then a 0.6 s pause: two turns
+    runs = (((f(1.0), f(2.0)), (f(2.3), f(3.0)), (f(3.6), f(5.0))),)
+    spans = turns.runs_to_spans(runs, duration=60.0)[0]
+    assert len(spans) == 2
+    assert spans[0][0] == pytest.approx(1.0, abs=0.03) and spans[0][1] == pytest.approx(3.0, abs=0.03)
+    assert spans[1][0] == pytest.approx(3.6, abs=0.03)
 
 
 def test_label_turns_orders_labels_by_first_appearance():
