@@ -53,8 +53,11 @@ from engine.audio import Audio  # noqa: E402
 from engine.campp import default_diarization_encoder  # noqa: E402
 from engine.encoder import default_encoder  # noqa: E402
 from engine.identify import identify  # noqa: E402
+from engine.pipeline import clustering as clustering_stage  # noqa: E402
 from engine.pipeline import embedding as embedding_stage  # noqa: E402
+from engine.pipeline import linking as linking_stage  # noqa: E402
 from engine.pipeline import segment as segment_stage  # noqa: E402
+from engine.pipeline import turns as turns_stage  # noqa: E402
 from engine.segmentation import default_segmenter  # noqa: E402
 from engine.voiceprint import Voiceprint  # noqa: E402
 from tests import _helpers_identify as H  # noqa: E402
@@ -70,13 +73,27 @@ class Settings:
     seg_threads: int
     gate: bool
     ahead: bool = True
+    issue11: bool = True
+    """The accuracy work of issue 11 (quiet-stretch gate, 6 s units, cuts at short pauses,
+    misfit clusters, 0.4 s pauses bridged); False: the values before it."""
 
     def label(self) -> str:
         return (f"step {self.step:g} s, CAM++ {self.embed:g} s, seg {self.seg_threads} thr, "
-                f"gate {'on' if self.gate else 'off'}, segment ahead {'on' if self.ahead else 'off'}")
+                f"gate {'on' if self.gate else 'off'}, segment ahead {'on' if self.ahead else 'off'}, "
+                f"issue 11 {'on' if self.issue11 else 'off'}")
 
 
-OLD = Settings(step=7.5, embed=3.0, seg_threads=2, gate=False, ahead=False)
+_ISSUE11 = (
+    (segment_stage, "QUIET_FRAME_GATE", False),
+    (linking_stage, "UNIT_MAX_SECONDS", 30.0),
+    (linking_stage, "CUT_GAP_SECONDS", 0.0),
+    (clustering_stage, "MISFIT_MEMBERSHIP", 0.0),
+    (turns_stage, "MIN_GAP_SECONDS", 0.1),
+)
+"""Module constants and their values before issue 11."""
+
+
+OLD = Settings(step=7.5, embed=3.0, seg_threads=2, gate=False, ahead=False, issue11=False)
 """The pipeline's settings before the speed work of issue 15."""
 NEW = Settings(
     step=identify_module.CHUNK_STEP_SECONDS,
@@ -86,6 +103,8 @@ NEW = Settings(
     ahead=segment_stage.SEGMENT_AHEAD,
 )
 """The current defaults."""
+BEFORE_ISSUE11 = Settings(NEW.step, NEW.embed, NEW.seg_threads, NEW.gate, NEW.ahead, issue11=False)
+"""The current speed settings without the accuracy work of issue 11 (``--baseline issue11``)."""
 
 
 @contextlib.contextmanager
@@ -94,6 +113,10 @@ def applied(s: Settings) -> Iterator[Any]:
     segmenter to pass to identify()."""
     saved = (identify_module.CHUNK_STEP_SECONDS, embedding_stage.EMBED_SECONDS,
              segment_stage.ENERGY_GATE, segment_stage.SEGMENT_AHEAD)
+    saved11 = [(mod, name, getattr(mod, name)) for mod, name, _ in _ISSUE11]
+    if not s.issue11:
+        for mod, name, value in _ISSUE11:
+            setattr(mod, name, value)
     identify_module.CHUNK_STEP_SECONDS = s.step
     embedding_stage.EMBED_SECONDS = s.embed
     segment_stage.ENERGY_GATE = s.gate
@@ -103,6 +126,8 @@ def applied(s: Settings) -> Iterator[Any]:
     finally:
         (identify_module.CHUNK_STEP_SECONDS, embedding_stage.EMBED_SECONDS,
          segment_stage.ENERGY_GATE, segment_stage.SEGMENT_AHEAD) = saved
+        for mod, name, value in saved11:
+            setattr(mod, name, value)
 
 
 class _Timed:
@@ -176,17 +201,18 @@ def _one_run(x: np.ndarray, lib: dict[str, Any], s: Settings, stages: _Stages) -
 OVERLAP = " (segmentation overlaps CAM++: stage times add up to more than the wall)"
 
 
-def compare(x: np.ndarray, truth: list, lib: dict[str, Any], repeats: int, stages: _Stages) -> None:
-    """Old and new settings, interleaved ABBA..., medians and the ratio."""
+def compare(x: np.ndarray, truth: list, lib: dict[str, Any], repeats: int, stages: _Stages,
+            old: Settings = OLD) -> None:
+    """Old (``old``) and new settings, interleaved ABBA..., medians and the ratio."""
     dur = x.shape[0] / H.SR
     per_h = 3600 / dur
-    print(f"old: {OLD.label()}\nnew: {NEW.label()}")
+    print(f"old: {old.label()}\nnew: {NEW.label()}")
     runs: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
     order = []
     for i in range(repeats):
         order += ["old", "new"] if i % 2 == 0 else ["new", "old"]
     for name in order:
-        r = _one_run(x, lib, OLD if name == "old" else NEW, stages)
+        r = _one_run(x, lib, old if name == "old" else NEW, stages)
         d = _der(truth, r["result"].turns)  # type: ignore[attr-defined]
         r["der"] = float("nan") if d is None else d
         runs[name].append(r)
@@ -274,6 +300,9 @@ def main() -> None:
     ap.add_argument("--ecapa-minutes", type=float, default=10.0)
     ap.add_argument("--compare", type=int, default=0, metavar="N",
                     help="run the old and the new settings N times each, interleaved")
+    ap.add_argument("--baseline", choices=("issue15", "issue11"), default="issue15",
+                    help="what --compare calls old: the settings before issue 15's speed "
+                         "work, or today's without issue 11's accuracy work")
     ap.add_argument("--sweep", action="store_true",
                     help="DER/time table of chunk step x CAM++ window length")
     ap.add_argument("--steps", default="7.5,8,8.5,9")
@@ -294,7 +323,8 @@ def main() -> None:
     speech = sum(b - a for a, b, _ in truth)
     print(f"recording: {dur / 60:.1f} min, {speech / 60:.1f} min of speech (tiled real speech)")
     print(f"cpu cores visible: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}")
-    for s in (OLD, NEW):  # warm-up: model loads are not timed
+    old = OLD if args.baseline == "issue15" else BEFORE_ISSUE11
+    for s in (old, NEW):  # warm-up: model loads are not timed
         with applied(s) as sg:
             identify(Audio(x[None, : 20 * H.SR]), lib, segmenter=sg)
     stages = _Stages(enc, dia)
@@ -304,7 +334,7 @@ def main() -> None:
               None if args.devset == "none" else args.devset)
         return
     if args.compare:
-        compare(x, truth, lib, args.compare, stages)
+        compare(x, truth, lib, args.compare, stages, old)
         return
 
     stages.seg(seg)

@@ -7,7 +7,8 @@ The decision rules added later are switched off here (``decisions=LEGACY_DECISIO
 this test keeps proving the stages compute what the old function computed. So are the
 later quiet-stretch gate of segmentation (``engine.pipeline.segment.QUIET_FRAME_GATE``),
 the shorter units of linking (``engine.pipeline.linking.UNIT_MAX_SECONDS``, 30 s then),
-the clusters of short misfit units (``engine.pipeline.clustering.MISFIT_MEMBERSHIP``, none
+runs cut at short pauses between long sides (``engine.pipeline.linking.CUT_GAP_SECONDS``,
+off then), the clusters of short misfit units (``engine.pipeline.clustering.MISFIT_MEMBERSHIP``, none
 then) and the longer pauses bridged inside a turn (``engine.pipeline.turns.MIN_GAP_SECONDS``,
 0.1 s then).
 """
@@ -59,6 +60,13 @@ def _golden_turns_and_clusters(monkeypatch):
 
     monkeypatch.setattr(clustering, "MISFIT_MEMBERSHIP", 0.0)  # no unit scores under 0
     monkeypatch.setattr(turns, "MIN_GAP_SECONDS", 0.1)
+
+
+@pytest.fixture(autouse=True)
+def _no_cuts_at_short_pauses(monkeypatch):
+    import engine.pipeline.linking as linking
+
+    monkeypatch.setattr(linking, "CUT_GAP_SECONDS", 0.0)
 
 
 @pytest.fixture(scope="module")

@@ -148,6 +148,26 @@ def test_linking_follows_a_voice_across_chunks_and_splits_at_pauses():
     assert u.locs[0].samples == int(linking.MAX_EMBED_SECONDS * 16000)
 
 
+def test_cut_long_runs_cuts_at_short_pauses_between_long_sides(monkeypatch):
+    monkeypatch.setattr(linking, "CUT_GAP_SECONDS", 0.25)
+    monkeypatch.setattr(linking, "CUT_SIDE_SECONDS", 1.0)
+
+    def f(t: float) -> int:
+        return int(round(t / FRAME_STEP_S))
+
+    on = np.zeros(CHUNK_FRAMES, np.uint8)
+    on[f(0.5):f(3.0)] = 1  # 2.5 s, then a 0.3 s pause
+    on[f(3.3):f(5.0)] = 1  # 1.7 s, then a 0.1 s pause (a pause inside a word: kept)
+    on[f(5.1):f(5.6)] = 1  # 0.5 s, then a 0.3 s pause: too little after it (0.6 s)
+    on[f(5.9):f(6.5)] = 1
+    runs = frames.runs_of(on, int(round(0.5 / FRAME_STEP_S)))
+    assert runs == [(f(0.5), f(6.5))]
+    cut = linking.cut_long_runs(on, runs)
+    assert cut == [(f(0.5), f(3.0)), (f(3.3), f(6.5))]
+    monkeypatch.setattr(linking, "CUT_GAP_SECONDS", 0.0)
+    assert linking.cut_long_runs(on, runs) == runs
+
+
 def test_linking_ignores_short_activity():
     lk = linking.UnitLinker(STEP)
     lk.add(np.zeros(CHUNK_SAMPLES, np.float32), _act([(0, 10, 15)]))
