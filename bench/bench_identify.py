@@ -103,8 +103,9 @@ NEW = Settings(
     ahead=segment_stage.SEGMENT_AHEAD,
 )
 """The current defaults."""
-BEFORE_ISSUE11 = Settings(NEW.step, NEW.embed, NEW.seg_threads, NEW.gate, NEW.ahead, issue11=False)
-"""The current speed settings without the accuracy work of issue 11 (``--baseline issue11``)."""
+BEFORE_ISSUE11 = Settings(NEW.step, 3.0, NEW.seg_threads, NEW.gate, NEW.ahead, issue11=False)
+"""The settings before issue 11's accuracy work (``--baseline issue11``): today's speed
+knobs, the CAM++ window of 3 s it had then, and :data:`_ISSUE11`."""
 
 
 @contextlib.contextmanager

@@ -54,8 +54,9 @@ competition and AS-Norm (engine/pipeline/decision.py), not the threshold.
 
 In the whole pipeline (``python bench/bench_decisions.py --devset full --conversations
 16 --det det.png``, after the segmentation and linking work of issue 11) right names stay
-at 97.4 % for every threshold from 30 to 60; strangers named are 2.0 % from 30 to 52.5 and
-1.0 % at 55-60 (20 names 4.1 %; 70 keeps 94.2 % right, 80 84.5 %). The step at 55 is one
+at 97.4 % for every threshold from 20 to 70; strangers named are 3.8 % at 20-30, 2.0 %
+(9.6 s of 481.6 s) from 40 to 52.5 and 0.9 % at 55-70 (80: 89.2 % right, 0.3 % strangers).
+The step at 55 is one
 cluster: KLettres' Dutch letters (a never-enrolled speaker of the set) named as the Dutch
 syllables' speaker, which bench/data/devset/README.md flags as possibly the same person.
 The operating point stays at 50 (cosine 0.43): raising it for one cluster that may be

@@ -20,12 +20,16 @@ from engine.pipeline.linking import EmbedRequest, SpeechLoc, Units
 from engine.pipeline.runtime import ModelWorker, Pacer
 from engine.segments import readonly
 
-EMBED_SECONDS = 3.0
+EMBED_SECONDS = 2.5
 """Most speech (seconds, the middle of the unit's chosen stretch) the diarization encoder
 embeds per unit. The cost of CAM++ is linear in it; the voiceprint model still reads the
 whole stretch (:mod:`engine.pipeline.cluster_voiceprint`). 3 s is all of it: 2 s cut
 CAM++'s work by 28 % with the same dev-set scores, but split the pyannote sample into
-3 speakers (DER 6.9 % to 22 %; ``bench/bench_identify.py --sweep`` and issue 15)."""
+3 speakers (DER 6.9 % to 22 %; ``bench/bench_identify.py --sweep`` and issue 15).
+2.5 s since issue 11, whose shorter units and cuts at short pauses embed more stretches
+(CAM++ audio per hour 1360 -> 1889 s at 3 s, 1532 s at 2.5 s): the dev set is unchanged
+(right 97.4 %, strangers 2.0 %, DER25 4.3 -> 4.4 %) and so is the pyannote sample
+(DER 5.4 %, 2 speakers); it keeps the 1 h bench within 10 % of its time before issue 11."""
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

@@ -91,14 +91,16 @@ def quiet_frames(x: np.ndarray) -> np.ndarray:
     out = np.zeros((b, CHUNK_FRAMES), dtype=bool)
     if not QUIET_FRAME_GATE or b == 0:
         return out
-    # mean square over each frame's receptive field, from a cumulative sum
-    sq = np.concatenate(
-        [np.zeros((b, 1)), np.cumsum(x.astype(np.float64) ** 2, axis=1)], axis=1
-    )
-    starts = np.arange(CHUNK_FRAMES) * FRAME_STEP
-    ends = np.minimum(starts + FRAME_SIZE, x.shape[1])
-    starts = np.minimum(starts, x.shape[1])
-    ms = (sq[:, ends] - sq[:, starts]) / np.maximum(ends - starts, 1)
+    # mean square over each frame's receptive field, from a cumulative sum of 10-sample
+    # blocks (frame edges rounded to 10 samples: a 0.6 ms blur, 5x less work per hour)
+    blk = 10
+    n = x.shape[1] // blk * blk
+    sums = np.square(x[:, :n], dtype=np.float32).reshape(b, -1, blk).sum(axis=2)
+    sq = np.concatenate([np.zeros((b, 1)), np.cumsum(sums, axis=1, dtype=np.float64)], axis=1)
+    nb = sums.shape[1]
+    starts = np.minimum((np.arange(CHUNK_FRAMES) * FRAME_STEP + blk // 2) // blk, nb)
+    ends = np.minimum(starts + (FRAME_SIZE + blk // 2) // blk, nb)
+    ms = (sq[:, ends] - sq[:, starts]) / np.maximum((ends - starts) * blk, 1)
     quiet = ms < 10 ** (QUIET_DBFS / 10)
     need = int(round(QUIET_FRAME_SECONDS * SAMPLE_RATE / FRAME_STEP))
     for i in range(b):
