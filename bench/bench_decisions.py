@@ -9,7 +9,9 @@ Runs :func:`engine.identify.identify` on every dev conversation under several
   their name;
 - stranger-named %: speech time of never-enrolled speakers under a turn with ANY library
   name (the false accepts);
-- DER with a 0.25 s collar (pyannote.metrics, overlap scored) of the labelled turns.
+- DER with a 0.25 s collar (pyannote.metrics, overlap scored) of the labelled turns;
+  "DER25 sp" (dev set): the same against the truth turns cut to Silero VAD's speech
+  regions (:func:`spoken_regions`), without the source recordings' noise tails.
 
 Model outputs are cached per window, so each setting only re-runs the decisions.
 
@@ -58,6 +60,7 @@ class Conv:
     library: dict[str, Any]
     names: dict[str, str]
     speech: np.ndarray | None = None  # optional 10 ms frames that count
+    spoken: tuple[tuple[float, float], ...] | None = None  # speech regions for "DER25 sp"
 
 
 class _Cached:
@@ -137,10 +140,17 @@ def frame_scores(conv: Conv, turns: Any) -> tuple[float, float, float, float]:
     return right, enrolled, fa, stranger
 
 
-def der25(conv: Conv, turns: Any) -> float:
+def der25(conv: Conv, turns: Any, spoken_only: bool = False) -> float:
+    """DER with a 0.25 s collar against the truth turns; ``spoken_only``: against the
+    truth cut to :attr:`Conv.spoken` (NaN without it)."""
     from bench_accuracy import der
 
     ref = [(a, b, conv.names.get(s, "stranger:" + s)) for a, b, s in conv.truth]
+    if spoken_only:
+        if conv.spoken is None:
+            return float("nan")
+        ref = [(max(a, x), min(b, y), s) for a, b, s in ref for x, y in conv.spoken
+               if min(b, y) > max(a, x)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return der(ref, [(x.start, x.end, x.speaker) for x in turns], collar=0.25)
@@ -206,8 +216,18 @@ def devset_convs(enc: Any, which: str, n: int, seed: int, vad_gate: bool = True)
             speech = H.speech_frames(c.samples)
             if vad_gate:
                 speech &= vad_frames(c.samples, speech.shape[0])
-            out.append(Conv(f"{kind}:{c.name}", c.samples, tuple(c.truth), lib, names, speech))
+            out.append(Conv(f"{kind}:{c.name}", c.samples, tuple(c.truth), lib, names, speech,
+                            spoken_regions(c.samples)))
     return out
+
+
+def spoken_regions(x: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """Silero VAD's speech regions (pauses of 0.4 s or more split them): the truth of
+    "DER25 sp" keeps only these parts of each turn, leaving out the source recordings'
+    noise tails (see :func:`vad_frames`) that the turn truth counts as speech."""
+    from engine import vad
+
+    return tuple((r.start, r.end) for r in vad.speech_regions(x, min_silence=0.4))
 
 
 def vad_frames(x: np.ndarray, n: int) -> np.ndarray:
@@ -290,7 +310,7 @@ def main() -> None:
     )
     print(f"{len(convs)} conversations; cohort: "
           f"{'shipped/none' if cohort is None else cohort.shape[0]} voiceprints")
-    print(f"{'setting':28s} {'right %':>8s} {'stranger named %':>17s} {'DER25 %':>8s}   "
+    print(f"{'setting':28s} {'right %':>8s} {'stranger named %':>17s} {'DER25 %':>8s} {'DER25 sp %':>11s}   "
           "tuning half / test half (right/stranger/DER)   per kind (right/stranger)")
     settings = dict(SETTINGS)
     if args.grid:
@@ -320,21 +340,22 @@ def main() -> None:
 
 def evaluate(
     convs: list[Conv], rules: Decisions, threshold: float | None, enc: Any, dia: Any, seg: Any
-) -> list[tuple[np.ndarray, float]]:
-    """Per conversation: ``(frame_scores as an array, DER25)``."""
+) -> list[tuple[np.ndarray, float, float]]:
+    """Per conversation: ``(frame_scores as an array, DER25, DER25 sp)``."""
     from engine.identify import identify
 
     out = []
     for c in convs:
         r = identify(Audio(c.samples[None]), c.library, encoder=enc, diarization_encoder=dia,
                      segmenter=seg, decisions=rules, threshold=threshold)
-        out.append((np.asarray(frame_scores(c, r.turns)), der25(c, r.turns)))
+        out.append((np.asarray(frame_scores(c, r.turns)), der25(c, r.turns),
+                    der25(c, r.turns, spoken_only=True)))
     return out
 
 
-def summary(per: list[tuple[np.ndarray, float]], convs: list[Conv], idx: Any,
+def summary(per: list[tuple[np.ndarray, float, float]], convs: list[Conv], idx: Any,
             short: bool = False) -> str:
-    """right % / stranger-named % / DER25 % over the conversations ``idx``."""
+    """right % / stranger-named % / DER25 % (/ DER25 sp %) over the conversations ``idx``."""
     idx = list(idx)
     if not idx:
         return "-"
@@ -344,12 +365,13 @@ def summary(per: list[tuple[np.ndarray, float]], convs: list[Conv], idx: Any,
     d = 100 * float(np.mean([per[i][1] for i in idx]))
     if short:
         return f"{right:.1f}/{fa:.1f}/{d:.1f}"
-    return f"{right:8.1f} {fa:17.1f} {d:8.1f}"
+    dsp = 100 * float(np.mean([per[i][2] for i in idx]))
+    return f"{right:8.1f} {fa:17.1f} {d:8.1f} {dsp:11.1f}"
 
 
-def by_kind(per: list[tuple[np.ndarray, float]], convs: list[Conv]) -> str:
+def by_kind(per: list[tuple[np.ndarray, float, float]], convs: list[Conv]) -> str:
     kinds: dict[str, np.ndarray] = {}
-    for (v, _), c in zip(per, convs, strict=True):
+    for (v, _, _), c in zip(per, convs, strict=True):
         k = c.name.split(":")[0]
         kinds[k] = kinds.get(k, np.zeros(4)) + v
     return "  ".join(
@@ -366,15 +388,17 @@ def det_curve(convs: list[Conv], rules: Decisions, enc: Any, dia: Any, seg: Any,
     """Right-name % and stranger-named % at :data:`DET_THRESHOLDS` (0-100 score); prints
     the table and writes the curve (miss % = 100 - right % against stranger-named %)."""
     rows = []
-    print(f"\n{'threshold':>9s} {'right %':>8s} {'stranger named %':>17s} {'DER25 %':>8s}")
+    print(f"\n{'threshold':>9s} {'right %':>8s} {'stranger named %':>17s} {'DER25 %':>8s} "
+          f"{'DER25 sp %':>11s}")
     for t in DET_THRESHOLDS:
         per = evaluate(convs, rules, t, enc, dia, seg)
         tot = np.sum([p[0] for p in per], axis=0)
         right = 100 * tot[0] / max(tot[1], 1e-9)
         fa = 100 * tot[2] / max(tot[3], 1e-9)
         d = 100 * float(np.mean([p[1] for p in per]))
+        dsp = 100 * float(np.mean([p[2] for p in per]))
         rows.append((t, right, fa, d))
-        print(f"{t:9.0f} {right:8.1f} {fa:17.1f} {d:8.1f}", flush=True)
+        print(f"{t:9.0f} {right:8.1f} {fa:17.1f} {d:8.1f} {dsp:11.1f}", flush=True)
     try:
         import matplotlib
 

@@ -10,7 +10,8 @@ the shorter units of linking (``engine.pipeline.linking.UNIT_MAX_SECONDS``, 30 s
 runs cut at short pauses between long sides (``engine.pipeline.linking.CUT_GAP_SECONDS``,
 off then), the clusters of short misfit units (``engine.pipeline.clustering.MISFIT_MEMBERSHIP``, none
 then) and the longer pauses bridged inside a turn (``engine.pipeline.turns.MIN_GAP_SECONDS``,
-0.1 s then).
+0.1 s then), and CAM++'s window (``engine.pipeline.embedding.EMBED_SECONDS``, the whole
+3 s stretch then).
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ def _no_cuts_at_short_pauses(monkeypatch):
     import engine.pipeline.linking as linking
 
     monkeypatch.setattr(linking, "CUT_GAP_SECONDS", 0.0)
+
+
+@pytest.fixture(autouse=True)
+def _whole_cam_windows(monkeypatch):
+    import engine.pipeline.embedding as embedding
+
+    monkeypatch.setattr(embedding, "EMBED_SECONDS", 3.0)  # all of a unit's stretch, as then
 
 
 @pytest.fixture(scope="module")
