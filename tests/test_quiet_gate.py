@@ -42,6 +42,17 @@ def test_quiet_frames_marks_long_pauses_only():
     assert 0.8 < quiet_s <= 1.0
 
 
+def test_quiet_frames_spare_a_recording_made_with_a_low_gain():
+    """Speech at -45 dBFS with pauses at -62 dBFS: the pauses are quiet for the absolute
+    level but only 17 dB under the speech, so nothing is taken out; the same pauses at
+    -80 dBFS are."""
+    x = _chunk(_tone(2, -45), _floor(1, -62), _tone(2, -45), _floor(1, -62, 1), _tone(4, -45))
+    assert not segment.quiet_frames(x[None]).any()
+    y = _chunk(_tone(2, -45), _floor(1, -80), _tone(2, -45), _floor(1, -80, 1), _tone(4, -45))
+    q = segment.quiet_frames(y[None])[0]
+    assert q[_frame(2.2):_frame(2.85)].all() and q[_frame(5.2):_frame(5.85)].all()
+
+
 def test_quiet_frames_off(monkeypatch):
     monkeypatch.setattr(segment, "QUIET_FRAME_GATE", False)
     x = _chunk(_tone(2), _floor(2, -70), _tone(2))

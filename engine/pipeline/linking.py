@@ -60,7 +60,7 @@ of speech or more. On the 40-speaker dev set (bench/bench_decisions.py --devset 
 2.6 / 4.9; 0.25 s with 1 s 97.4 / 2.0 / 4.3 (tuning half 97.2 / 2.3 / 4.1, test half
 97.7 / 1.7 / 4.5); 0.15 s with 2 s 97.6 / 2.7 / 4.3. The real pyannote sample is unchanged
 by all of them (DER 5.4 %, no collar)."""
-CUT_SIDE_SECONDS = 1.0
+CUT_SIDE_SECONDS = 1.5
 """Least activity on each side of a :data:`CUT_GAP_SECONDS` cut."""
 IGNORED = 255
 """Run map value: active, but too short to be a unit."""
