@@ -53,14 +53,13 @@ were two people), above any threshold that keeps cross-session speech (0.42); te
 competition and AS-Norm (engine/pipeline/decision.py), not the threshold.
 
 In the whole pipeline (``python bench/bench_decisions.py --devset full --conversations
-16 --det det.png``, after the segmentation and linking work of issue 11) right names stay
-at 97.4 % for every threshold from 20 to 70; strangers named are 3.8 % at 20-30, 2.0 %
-(9.6 s of 481.6 s) from 40 to 52.5 and 0.9 % at 55-70 (80: 89.2 % right, 0.3 % strangers).
-The step at 55 is one
-cluster: KLettres' Dutch letters (a never-enrolled speaker of the set) named as the Dutch
-syllables' speaker, which bench/data/devset/README.md flags as possibly the same person.
-The operating point stays at 50 (cosine 0.43): raising it for one cluster that may be
-right would tune to the dev set, not calibrate.
+16 --det det.png``, after the segmentation, linking and clustering work of issue 11) right
+names stay at 98.2 % for every threshold from 20 to 60 (70: 94.9 %, 80: 84.0 %); strangers
+named are 6.8 % at 20, 1.3 % (6.2 s of 481.6 s) from 30 to 60, 0.2 % at 70-80. Of those
+6.2 s, 5.1 s are one cluster: KLettres' Dutch letters (a never-enrolled speaker of the
+set) named as the Dutch syllables' speaker, which bench/data/devset/README.md flags as
+possibly the same person. The operating point stays at 50 (cosine 0.43), inside the flat
+part of the curve.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ full --conversations 16, with the quiet-stretch gate) 30 / 10 / 6 s gave strange
 1360 / 1593 / 1792 s of CAM++ audio per hour of speech (1 h bench: 20.9 -> 23.0 s wall).
 8 s since the cuts at short pauses (:data:`CUT_GAP_SECONDS`) took over most of that job:
 with them, 6 and 8 s give the same dev-set scores (right 97.4 %, strangers 2.0 %, DER25
-4.3 %), 10 s 95.9 % right, 30 s 95.4 %; 8 s embeds less (1 h bench: 30.5 -> 29.9 s)."""
+4.3 %), 10 s 95.9 % right, 30 s 95.4 %; 8 s embeds less (1 h bench: 30.5 -> 29.9 s).
+With the final quiet gate and cuts: 8 s 98.2 % right, 10-30 s 96.8-97.0 %."""
 CUT_GAP_SECONDS = 0.25
 """A run is also cut at a shorter pause, of at least this long, when both sides hold
 :data:`CUT_SIDE_SECONDS` of activity (0: off), so each side gets an embedding of its own.
@@ -59,7 +60,10 @@ of speech or more. On the 40-speaker dev set (bench/bench_decisions.py --devset 
 95.8 / 1.5 / 5.5 %; 0.3 s with 1.5 s sides 96.5 / 2.4 / 5.1; 0.25 s with 2 s 97.1 /
 2.6 / 4.9; 0.25 s with 1 s 97.4 / 2.0 / 4.3 (tuning half 97.2 / 2.3 / 4.1, test half
 97.7 / 1.7 / 4.5); 0.15 s with 2 s 97.6 / 2.7 / 4.3. The real pyannote sample is unchanged
-by all of them (DER 5.4 %, no collar)."""
+by all of them (DER 5.4 %, no collar). Re-swept after the quiet gate of segmentation went
+to 0.25 s (engine.pipeline.segment.QUIET_FRAME_SECONDS): 0.25 s with 1 / 1.5 / 2 / 3 s
+sides 98.5 / 98.2 / 97.6 / 96.8 % right, 1.4 / 1.3 / 2.1 / 2.2 % strangers, DER25 3.5 /
+3.4 / 4.2 / 5.3 %; 1.5 s sides cut less (1 h bench 31.0 -> 30.0 s)."""
 CUT_SIDE_SECONDS = 1.5
 """Least activity on each side of a :data:`CUT_GAP_SECONDS` cut."""
 IGNORED = 255
