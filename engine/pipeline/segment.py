@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 
 import numpy as np
 
+from engine.pipeline.frames import runs_of
 from engine.pipeline.runtime import CANCEL_POLL_S, ModelWorker, Pacer
 from engine.pipeline.source import Chunk
 from engine.segmentation import (
@@ -117,8 +118,7 @@ def quiet_frames(x: np.ndarray) -> np.ndarray:
     quiet = ms < level
     need = int(round(QUIET_FRAME_SECONDS * SAMPLE_RATE / FRAME_STEP))
     for i in range(b):
-        d = np.diff(np.concatenate([[0], quiet[i].astype(np.int8), [0]]))
-        for a, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
+        for a, e in runs_of(quiet[i], 1):
             if e - a >= need:
                 out[i, a:e] = True
     return out
