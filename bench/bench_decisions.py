@@ -213,25 +213,31 @@ def devset_convs(enc: Any, which: str, n: int, seed: int, vad_gate: bool = True)
         for c in convs:
             # scored on speech frames: a dev turn's truth spans the pauses between its
             # words (digital silence), which no system should call speech
+            from engine import vad
+
+            track = vad.speech_probabilities(c.samples)  # one Silero pass for both uses
             speech = H.speech_frames(c.samples)
             if vad_gate:
-                speech &= vad_frames(c.samples, speech.shape[0])
+                speech &= vad_frames(c.samples, speech.shape[0], track)
             out.append(Conv(f"{kind}:{c.name}", c.samples, tuple(c.truth), lib, names, speech,
-                            spoken_regions(c.samples)))
+                            spoken_regions(c.samples, track)))
     return out
 
 
-def spoken_regions(x: np.ndarray) -> tuple[tuple[float, float], ...]:
-    """Silero VAD's speech regions (pauses of 0.4 s or more split them): the truth of
-    "DER25 sp" keeps only these parts of each turn, leaving out the source recordings'
-    noise tails (see :func:`vad_frames`) that the turn truth counts as speech."""
+def spoken_regions(x: np.ndarray, track: Any) -> tuple[tuple[float, float], ...]:
+    """Silero VAD's speech regions (pauses of 0.4 s or more split them) from its
+    probability ``track`` of ``x``: the truth of "DER25 sp" keeps only these parts of
+    each turn, leaving out the source recordings' noise tails (see :func:`vad_frames`)
+    that the turn truth counts as speech."""
     from engine import vad
 
-    return tuple((r.start, r.end) for r in vad.speech_regions(x, min_silence=0.4))
+    regions = vad.regions_from_probabilities(track, x.shape[0] / vad.VAD_RATE, min_silence=0.4)
+    return tuple((r.start, r.end) for r in regions)
 
 
-def vad_frames(x: np.ndarray, n: int) -> np.ndarray:
-    """bool ``(n,)`` per 10 ms frame: Silero VAD (engine/vad.py) calls most of it speech.
+def vad_frames(x: np.ndarray, n: int, track: Any) -> np.ndarray:
+    """bool ``(n,)`` per 10 ms frame: Silero VAD (engine/vad.py; ``track`` its speech
+    probabilities of ``x``) calls most of it speech.
 
     The energy gate alone (:func:`tests._helpers_identify.speech_frames`, 40 dB under the
     loudest frame) counts the source recordings' own noise floor as speech: KLettres'
@@ -241,7 +247,8 @@ def vad_frames(x: np.ndarray, n: int) -> np.ndarray:
     """
     from engine import vad
 
-    m = vad.speech_mask(vad.speech_regions(x), x.shape[0])
+    m = vad.speech_mask(vad.regions_from_probabilities(track, x.shape[0] / vad.VAD_RATE),
+                        x.shape[0])
     m = np.pad(m, (0, max(0, n * 160 - m.shape[0])))[: n * 160]
     return np.asarray(m.reshape(n, 160).mean(axis=1) > 0.5)
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 import time
@@ -53,13 +54,11 @@ from engine.audio import Audio  # noqa: E402
 from engine.campp import default_diarization_encoder  # noqa: E402
 from engine.encoder import default_encoder  # noqa: E402
 from engine.identify import identify  # noqa: E402
-from engine.pipeline import clustering as clustering_stage  # noqa: E402
 from engine.pipeline import embedding as embedding_stage  # noqa: E402
-from engine.pipeline import linking as linking_stage  # noqa: E402
 from engine.pipeline import segment as segment_stage  # noqa: E402
-from engine.pipeline import turns as turns_stage  # noqa: E402
 from engine.segmentation import default_segmenter  # noqa: E402
 from engine.voiceprint import Voiceprint  # noqa: E402
+from tests import _golden_identify as G  # noqa: E402
 from tests import _helpers_identify as H  # noqa: E402
 
 
@@ -83,14 +82,9 @@ class Settings:
                 f"issue 11 {'on' if self.issue11 else 'off'}")
 
 
-_ISSUE11 = (
-    (segment_stage, "QUIET_FRAME_GATE", False),
-    (linking_stage, "UNIT_MAX_SECONDS", 30.0),
-    (linking_stage, "CUT_GAP_SECONDS", 0.0),
-    (clustering_stage, "MISFIT_MEMBERSHIP", 0.0),
-    (turns_stage, "MIN_GAP_SECONDS", 0.1),
-)
-"""Module constants and their values before issue 11."""
+_ISSUE11 = tuple((importlib.import_module(m), name, v) for m, name, v in G.BEFORE_ISSUE11)
+"""Module constants and their values before issue 11 (the CAM++ window among them is
+then set from :attr:`Settings.embed`)."""
 
 
 OLD = Settings(step=7.5, embed=3.0, seg_threads=2, gate=False, ahead=False, issue11=False)

@@ -21,6 +21,17 @@ import numpy as np
 from tests import _helpers_identify as H
 
 GOLDEN = H.DATA / "identify_golden.json.gz"
+BEFORE_ISSUE11: tuple[tuple[str, str, object], ...] = (
+    ("engine.pipeline.segment", "QUIET_FRAME_GATE", False),  # no quiet-stretch gate
+    ("engine.pipeline.linking", "UNIT_MAX_SECONDS", 30.0),
+    ("engine.pipeline.linking", "CUT_GAP_SECONDS", 0.0),  # runs not cut at short pauses
+    ("engine.pipeline.clustering", "MISFIT_MEMBERSHIP", 0.0),  # no unit scores under 0
+    ("engine.pipeline.turns", "MIN_GAP_SECONDS", 0.1),
+    ("engine.pipeline.embedding", "EMBED_SECONDS", 3.0),  # all of a unit's 3 s stretch
+)
+"""``(module, constant, value)``: the pipeline constants that issue 11's accuracy work
+added or changed, at the values the golden file was recorded with (the golden test pins
+them; ``bench/bench_identify.py --baseline issue11`` runs with them)."""
 NAMES = (
     "standard",
     "standard_empty_library",

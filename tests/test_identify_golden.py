@@ -4,8 +4,8 @@ The golden file (tests/data/identify_golden.json.gz, written by tests/_golden_id
 on the single-function identify() of commit a4b37c4) holds turn bounds, labels, scores,
 the confidence track, the speaker curves and cluster info on the real-speech dev data.
 The decision rules added later are switched off here (``decisions=LEGACY_DECISIONS``), so
-this test keeps proving the stages compute what the old function computed. So are the
-later quiet-stretch gate of segmentation (``engine.pipeline.segment.QUIET_FRAME_GATE``),
+this test keeps proving the stages compute what the old function computed. So are
+(``tests._golden_identify.BEFORE_ISSUE11``) the later quiet-stretch gate of segmentation (``engine.pipeline.segment.QUIET_FRAME_GATE``),
 the shorter units of linking (``engine.pipeline.linking.UNIT_MAX_SECONDS``, 30 s then),
 runs cut at short pauses between long sides (``engine.pipeline.linking.CUT_GAP_SECONDS``,
 off then), the clusters of short misfit units (``engine.pipeline.clustering.MISFIT_MEMBERSHIP``, none
@@ -17,6 +17,7 @@ then) and the longer pauses bridged inside a turn (``engine.pipeline.turns.MIN_G
 from __future__ import annotations
 
 import functools
+import importlib
 
 import numpy as np
 import pytest
@@ -38,43 +39,9 @@ def _golden_calibration(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _no_quiet_gate(monkeypatch):
-    import engine.pipeline.segment as seg
-
-    monkeypatch.setattr(seg, "QUIET_FRAME_GATE", False)
-
-
-@pytest.fixture(autouse=True)
-def _long_units(monkeypatch):
-    import engine.pipeline.linking as linking
-
-    monkeypatch.setattr(linking, "UNIT_MAX_SECONDS", GOLDEN_UNIT_MAX_SECONDS)
-
-
-GOLDEN_UNIT_MAX_SECONDS = 30.0
-
-
-@pytest.fixture(autouse=True)
-def _golden_turns_and_clusters(monkeypatch):
-    import engine.pipeline.clustering as clustering
-    import engine.pipeline.turns as turns
-
-    monkeypatch.setattr(clustering, "MISFIT_MEMBERSHIP", 0.0)  # no unit scores under 0
-    monkeypatch.setattr(turns, "MIN_GAP_SECONDS", 0.1)
-
-
-@pytest.fixture(autouse=True)
-def _no_cuts_at_short_pauses(monkeypatch):
-    import engine.pipeline.linking as linking
-
-    monkeypatch.setattr(linking, "CUT_GAP_SECONDS", 0.0)
-
-
-@pytest.fixture(autouse=True)
-def _whole_cam_windows(monkeypatch):
-    import engine.pipeline.embedding as embedding
-
-    monkeypatch.setattr(embedding, "EMBED_SECONDS", 3.0)  # all of a unit's stretch, as then
+def _pipeline_before_issue11(monkeypatch):
+    for module, name, value in G.BEFORE_ISSUE11:
+        monkeypatch.setattr(importlib.import_module(module), name, value)
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,11 @@ whole stretch (:mod:`engine.pipeline.cluster_voiceprint`). 3 s is all of it: 2 s
 CAM++'s work by 28 % with the same dev-set scores, but split the pyannote sample into
 3 speakers (DER 6.9 % to 22 %; ``bench/bench_identify.py --sweep`` and issue 15).
 2.5 s since issue 11, whose shorter units and cuts at short pauses embed more stretches
-(CAM++ audio per hour 1360 -> 1889 s at 3 s, 1532 s at 2.5 s): the dev set is unchanged
-(right 97.4 %, strangers 2.0 %, DER25 4.3 -> 4.4 %) and so is the pyannote sample
-(DER 5.4 %, 2 speakers); it keeps the 1 h bench within 10 % of its time before issue 11."""
+(CAM++ audio per hour 1360 -> 1889 s at 3 s, 1532 s at 2.5 s, in the settings of that
+day): the dev set was unchanged (right 97.4 %, strangers 2.0 %, DER25 4.3 -> 4.4 %) and so
+was the pyannote sample (DER 5.4 %, 2 speakers). 2.25 / 2.0 s cost right names (97.8 /
+97.6 % against 98.2 % with the final settings). With all of issue 11 the 1 h bench is
+still 10 % slower than before it (29.9 s against 27.1 s, 1662 s of CAM++ audio)."""
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:
